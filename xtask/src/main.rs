@@ -1,1 +1,150 @@
-fn main() {}
+//! kazashi's project tasks: `cargo xtask demo`, `cargo xtask test`, `cargo xtask fuzz`.
+//!
+//! Every task installs what it needs (rustup target, Debian packages, npm packages) and says
+//! clearly what is missing when it cannot.
+
+mod fuzz;
+mod util;
+
+use std::process::ExitCode;
+
+use util::{root, run, step};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  demo                 run the main job (what exists of it so far)
+  test                 everything: format, lints, Rust tests, wasm build, Node interop, fuzz smoke
+  fuzz [--seconds N] [TARGET...]
+                       run the fuzz targets (default: all, 60 s each)
+  bench                run the criterion benchmarks
+
+environment:
+  KAZASHI_FUZZ_SECONDS  seconds per fuzz target inside `test` (default 10; 0 builds only)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(),
+        Some("fuzz") => fuzz_cli(&args[1..]),
+        Some("bench") => run(&root(), "cargo", &["bench", "--workspace"]),
+        Some("-h" | "--help" | "help") => {
+            eprint!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown or missing task\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("\nxtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo() -> Result<(), String> {
+    step("kazashi demo: a provider seals a command, the server opens it and signs a result");
+    run(
+        &root(),
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "kazashi-protocol",
+            "--example",
+            "envelope_demo",
+        ],
+    )
+}
+
+fn test() -> Result<(), String> {
+    let root = root();
+    util::ensure_wasm_target()?;
+    util::ensure_node()?;
+
+    step("format");
+    run(&root, "cargo", &["fmt", "--all", "--", "--check"])?;
+
+    step("lints");
+    run(
+        &root,
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+
+    step("Rust tests");
+    run(&root, "cargo", &["test", "--workspace"])?;
+
+    step("benchmarks compile");
+    run(&root, "cargo", &["bench", "--workspace", "--no-run"])?;
+
+    step("protocol core builds for wasm32-unknown-unknown");
+    run(
+        &root,
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "kazashi-protocol",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+    )?;
+
+    step("interoperability with the npm package jose (Node)");
+    run(
+        &root,
+        "cargo",
+        &["build", "--release", "-p", "kazashi-interop-cli"],
+    )?;
+    let interop = root.join("tests/interop");
+    util::npm_install(&interop)?;
+    run(&interop, "node", &["--test"])?;
+
+    let seconds: u64 = std::env::var("KAZASHI_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    step(&format!("fuzz targets ({seconds} s each)"));
+    let targets = fuzz::targets();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    fuzz::run(&targets, seconds)?;
+
+    eprintln!("\nxtask test: all steps passed");
+    Ok(())
+}
+
+fn fuzz_cli(args: &[String]) -> Result<(), String> {
+    let mut seconds = 60;
+    let mut chosen = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--seconds" {
+            seconds = iter
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or("--seconds needs a number")?;
+        } else {
+            chosen.push(arg.clone());
+        }
+    }
+    if chosen.is_empty() {
+        chosen = fuzz::targets();
+    }
+    let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+    fuzz::run(&chosen, seconds)
+}
