@@ -7,4 +7,5 @@ extern crate alloc;
 extern crate std;
 
 pub mod apdu;
+pub mod scp03;
 pub mod tlv;
