@@ -7,5 +7,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod apdu;
+pub mod hex;
+pub mod idstore;
 pub mod scp03;
 pub mod tlv;
