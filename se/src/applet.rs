@@ -8,7 +8,6 @@ use kazashi_protocol::apdu::StatusWord;
 use kazashi_protocol::idstore::{Kind, Reply, Request, Slot};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::CryptoRngCore;
 
 use crate::state::{HexBytes, Object, Objects, Secret};

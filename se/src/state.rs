@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use kazashi_protocol::hex;
-use rand_core::{CryptoRngCore, RngCore};
+use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 

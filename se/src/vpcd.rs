@@ -67,13 +67,12 @@ pub fn serve_connection(
     // Without these every APDU stalls ~40 ms (Nagle and delayed ACK).
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_millis(500)))?;
-    let sock = socket2::SockRef::from(&stream);
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(());
         }
         #[cfg(target_os = "linux")]
-        let _ = sock.set_quickack(true);
+        let _ = socket2::SockRef::from(&stream).set_quickack(true);
         let mut len = [0u8; 2];
         match read_exact_or_eof(&mut stream, &mut len)? {
             ReadOutcome::Eof => return Ok(()),
