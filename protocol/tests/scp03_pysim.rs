@@ -5,6 +5,8 @@
 //! R-ENC), key diversification data all zero. Our host must produce the traces' commands
 //! byte for byte and our card the traces' responses.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
+
 use kazashi_protocol::apdu::{Command, Response, StatusWord};
 use kazashi_protocol::scp03::*;
 

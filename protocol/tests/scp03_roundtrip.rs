@@ -1,6 +1,8 @@
 //! SCP03 host ↔ card round trips over every level × S8/S16 × AES-128/192/256 ×
 //! pseudo-random/random challenge, and the failure cases of GPC Amendment D §5.6.
 
+#![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
+
 use kazashi_protocol::apdu::{Command, Response, StatusWord};
 use kazashi_protocol::scp03::*;
 use rand_core::OsRng;
