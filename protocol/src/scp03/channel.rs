@@ -408,3 +408,60 @@ mod tests {
         assert!(!is_protected_status(StatusWord::FileNotFound));
     }
 }
+
+#[cfg(test)]
+mod padding_block_tests {
+    use super::*;
+    use crate::scp03::keys::StaticKeys;
+    use crate::scp03::params::Challenge;
+
+    fn channel(level: SecurityLevel) -> Channel {
+        let keys = StaticKeys::from_slices(&[1; 16], &[2; 16], &[3; 16]).unwrap();
+        let hc = Challenge::from_slice(&[4; 8]).unwrap();
+        let cc = Challenge::from_slice(&[5; 8]).unwrap();
+        let session = SessionKeys::derive(&keys, &hc, &cc).unwrap();
+        Channel::new(session, SMode::S8, level)
+    }
+
+    // Amendment D §6.2.6: an empty data field is not encrypted, but some hosts send one
+    // encrypted padding block; the card must take it as empty data.
+    #[test]
+    fn card_accepts_encrypted_padding_block_for_empty_data() {
+        let mut host = channel(SecurityLevel::Full);
+        let mut card = channel(SecurityLevel::Full);
+        let plain = Command::new(0x80, 0xF2, 0x20, 0x02);
+        let mut block = pad(&[]);
+        host.keys
+            .enc
+            .cbc_encrypt(&host.keys.enc.icv(1, false), &mut block);
+        let (lc, n) = encode_lc(16 + 8, LengthForm::Short);
+        let mac = host.c_mac(0x84, &plain, &lc[..n], &block);
+        host.chaining = mac;
+        host.counter = 1;
+        block.extend_from_slice(&mac[..8]);
+        let wrapped = Command::new(0x84, 0xF2, 0x20, 0x02).with_data(block);
+        let unwrapped = card.unwrap_command(&wrapped, LengthForm::Short).unwrap();
+        assert_eq!(unwrapped, plain);
+        // Both sides stay in step: the next command from the regular wrapper verifies.
+        let (next, _) = host.wrap_command(&plain).unwrap();
+        assert_eq!(
+            card.unwrap_command(&next, LengthForm::Short).unwrap(),
+            plain
+        );
+        assert_eq!(card.counter, 2);
+    }
+
+    // Extended-length commands MAC their three-byte Lc as sent.
+    #[test]
+    fn extended_length_round_trip() {
+        let mut host = channel(SecurityLevel::CMacCDec);
+        let mut card = channel(SecurityLevel::CMacCDec);
+        let plain = Command::new(0x80, 0xE8, 0x00, 0x00).with_data(alloc::vec![0x5A; 1000]);
+        let (wrapped, _) = host.wrap_command(&plain).unwrap();
+        let bytes = wrapped.to_bytes().unwrap();
+        assert_eq!(bytes[4], 0x00);
+        let (parsed, form) = Command::parse_with_form(&bytes).unwrap();
+        assert_eq!(form, LengthForm::Extended);
+        assert_eq!(card.unwrap_command(&parsed, form).unwrap(), plain);
+    }
+}
