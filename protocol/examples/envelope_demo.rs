@@ -30,17 +30,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         nbf: None,
         sub: None,
         ops: vec![
-            Op::Keygen { key: "resident-key".into() },
-            Op::Put { record: "resident-id".into(), data: "山田花子 / 1985-04-01".as_bytes().to_vec() },
-            Op::Add { counter: "points".into(), amount: 100 },
+            Op::Keygen {
+                key: "resident-key".into(),
+            },
+            Op::Put {
+                record: "resident-id".into(),
+                data: "山田花子 / 1985-04-01".as_bytes().to_vec(),
+            },
+            Op::Add {
+                counter: "points".into(),
+                amount: 100,
+            },
         ],
     };
     for op in &command.ops {
         println!("     {op:?}");
     }
-    let sealed = envelope::seal_command(&command, &provider_key, &server_encryption.public_key(), &mut OsRng)?;
-    println!("   signed (ES256) and sealed (ECDH-ES+A256KW, A256GCM) to the server: {} bytes", sealed.len());
-    println!("   what the phone and the common app see: {}…", &sealed[..72]);
+    let sealed = envelope::seal_command(
+        &command,
+        &provider_key,
+        &server_encryption.public_key(),
+        &mut OsRng,
+    )?;
+    println!(
+        "   signed (ES256) and sealed (ECDH-ES+A256KW, A256GCM) to the server: {} bytes",
+        sealed.len()
+    );
+    println!(
+        "   what the phone and the common app see: {}…",
+        &sealed[..72]
+    );
 
     println!("2. The server opens it and checks the provider's signature, typ, audience, time:");
     let provider_kid = provider_key.public_key().thumbprint();
@@ -55,7 +74,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         &CommandPolicy::new(SERVER, now),
     )?;
-    println!("   ok: {} operations from {}", opened.claims.ops.len(), opened.claims.iss);
+    println!(
+        "   ok: {} operations from {}",
+        opened.claims.ops.len(),
+        opened.claims.iss
+    );
 
     println!("3. (the chip runs them over SCP03 — the server's part, coming next)");
     let result = ResultClaims {
@@ -67,12 +90,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         chip: "chip-demo".into(),
         status: Status::Ok,
         reason: None,
-        results: opened.claims.ops.iter().map(|_| OpResult::with_status(OpStatus::Ok)).collect(),
+        results: opened
+            .claims
+            .ops
+            .iter()
+            .map(|_| OpResult::with_status(OpStatus::Ok))
+            .collect(),
     };
     let token = envelope::sign_result(&result, &server_signing)?;
     println!("4. The server signs the result: {} bytes", token.len());
 
-    let jwks = JwkSet { keys: vec![server_signing.public_key().to_jwk()] };
+    let jwks = JwkSet {
+        keys: vec![server_signing.public_key().to_jwk()],
+    };
     let policy = ResultPolicy {
         server_keys: &jwks,
         issuer: SERVER,
@@ -84,14 +114,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_age: Some(300),
     };
     let verified = envelope::verify_result(&token, &policy)?;
-    println!("5. The city hall verifies it: status {:?}, {} results", verified.claims.status, verified.claims.results.len());
+    println!(
+        "5. The city hall verifies it: status {:?}, {} results",
+        verified.claims.status,
+        verified.claims.results.len()
+    );
 
     let mut tampered = token.clone().into_bytes();
     let middle = tampered.len() / 2;
     tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered)?;
     match envelope::verify_result(&tampered, &policy) {
-        Err(e) => println!("6. A result changed on the way is refused: {} ({e})", e.code()),
+        Err(e) => println!(
+            "6. A result changed on the way is refused: {} ({e})",
+            e.code()
+        ),
         Ok(_) => return Err("a tampered result was accepted".into()),
     }
     Ok(())

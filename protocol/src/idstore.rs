@@ -146,7 +146,9 @@ impl core::fmt::Debug for Request {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // Values may be personal data: lengths only.
         match self {
-            Self::PutRecord { slot, value } => write!(f, "PutRecord({slot:?}, {} bytes)", value.len()),
+            Self::PutRecord { slot, value } => {
+                write!(f, "PutRecord({slot:?}, {} bytes)", value.len())
+            }
             Self::GetRecord(slot) => write!(f, "GetRecord({slot:?})"),
             Self::DeleteRecord(slot) => write!(f, "DeleteRecord({slot:?})"),
             Self::Add { slot, amount } => write!(f, "Add({slot:?}, {amount})"),
@@ -236,7 +238,12 @@ impl Request {
                 true,
             ),
             Self::GetPublicKey(slot) => (ins::GET_PUBLIC_KEY, 0, with_slot(slot, []), true),
-            Self::List { namespace } => (ins::LIST, 0, alloc::vec![field(tag::NAMESPACE, namespace)], true),
+            Self::List { namespace } => (
+                ins::LIST,
+                0,
+                alloc::vec![field(tag::NAMESPACE, namespace)],
+                true,
+            ),
         };
         let mut data = Vec::new();
         for f in &fields {
@@ -245,7 +252,11 @@ impl Request {
         let command = Command::new(CLA, ins, p1, 0).with_data(data);
         if le {
             // Ne = the most the applet may answer: a 4,096-byte record and its status.
-            command.with_le(if self.expects_long_reply() { 65_536 } else { 256 })
+            command.with_le(if self.expects_long_reply() {
+                65_536
+            } else {
+                256
+            })
         } else {
             command
         }
@@ -318,7 +329,10 @@ impl Request {
     fn field_count(&self) -> usize {
         match self {
             Self::List { .. } => 1,
-            Self::GetRecord(_) | Self::DeleteRecord(_) | Self::GenerateKey(_) | Self::GetPublicKey(_) => 2,
+            Self::GetRecord(_)
+            | Self::DeleteRecord(_)
+            | Self::GenerateKey(_)
+            | Self::GetPublicKey(_) => 2,
             _ => 3,
         }
     }
@@ -333,7 +347,11 @@ impl Request {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Self::PutRecord { .. } | Self::DeleteRecord(_) | Self::Add { .. } | Self::Sub { .. } | Self::GenerateKey(_)
+            Self::PutRecord { .. }
+                | Self::DeleteRecord(_)
+                | Self::Add { .. }
+                | Self::Sub { .. }
+                | Self::GenerateKey(_)
         )
     }
 
@@ -348,7 +366,10 @@ impl Request {
             Self::PutRecord { .. } | Self::DeleteRecord(_) if data.is_empty() => Reply::Done,
             Self::GetRecord(_) => {
                 let fields = Fields::parse(data).map_err(malformed)?;
-                let value = fields.bytes(tag::VALUE, 0, MAX_VALUE_LEN).map_err(malformed)?.to_vec();
+                let value = fields
+                    .bytes(tag::VALUE, 0, MAX_VALUE_LEN)
+                    .map_err(malformed)?
+                    .to_vec();
                 fields.expect_count(1).map_err(malformed)?;
                 Reply::Value(value)
             }
@@ -380,7 +401,10 @@ impl Request {
                         return Err(ReplyError::Malformed);
                     }
                     let inner = Fields::from_children(&entry).map_err(malformed)?;
-                    let name = inner.bytes(tag::NAME, 1, MAX_NAME_LEN).map_err(malformed)?.to_vec();
+                    let name = inner
+                        .bytes(tag::NAME, 1, MAX_NAME_LEN)
+                        .map_err(malformed)?
+                        .to_vec();
                     let [kind] = inner.array(tag::KIND).map_err(malformed)?;
                     inner.expect_count(2).map_err(malformed)?;
                     let kind = match kind {
@@ -437,7 +461,10 @@ fn field(t: u8, value: &[u8]) -> Tlv {
 }
 
 fn with_slot<const N: usize>(slot: &Slot, rest: [Tlv; N]) -> Vec<Tlv> {
-    let mut fields = alloc::vec![field(tag::NAMESPACE, &slot.namespace), field(tag::NAME, &slot.name)];
+    let mut fields = alloc::vec![
+        field(tag::NAMESPACE, &slot.namespace),
+        field(tag::NAME, &slot.name)
+    ];
     fields.extend(rest);
     fields
 }
@@ -486,7 +513,9 @@ impl Fields {
     }
 
     fn array<const N: usize>(&self, tag: u8) -> Result<[u8; N], StatusWord> {
-        self.get(tag)?.try_into().map_err(|_| StatusWord::IncorrectData)
+        self.get(tag)?
+            .try_into()
+            .map_err(|_| StatusWord::IncorrectData)
     }
 
     fn slot(&self) -> Result<Slot, StatusWord> {
@@ -514,16 +543,33 @@ mod tests {
     fn all_requests() -> Vec<Request> {
         let slot = Slot::new("city-hall", "resident-id");
         vec![
-            Request::PutRecord { slot: slot.clone(), value: vec![0x42; 4096] },
-            Request::PutRecord { slot: slot.clone(), value: vec![] },
+            Request::PutRecord {
+                slot: slot.clone(),
+                value: vec![0x42; 4096],
+            },
+            Request::PutRecord {
+                slot: slot.clone(),
+                value: vec![],
+            },
             Request::GetRecord(slot.clone()),
             Request::DeleteRecord(slot.clone()),
-            Request::Add { slot: slot.clone(), amount: 120 },
-            Request::Sub { slot: slot.clone(), amount: u64::MAX },
+            Request::Add {
+                slot: slot.clone(),
+                amount: 120,
+            },
+            Request::Sub {
+                slot: slot.clone(),
+                amount: u64::MAX,
+            },
             Request::GenerateKey(slot.clone()),
-            Request::Sign { slot: slot.clone(), digest: [7; 32] },
+            Request::Sign {
+                slot: slot.clone(),
+                digest: [7; 32],
+            },
             Request::GetPublicKey(slot),
-            Request::List { namespace: b"city-hall".to_vec() },
+            Request::List {
+                namespace: b"city-hall".to_vec(),
+            },
         ]
     }
 
@@ -540,7 +586,10 @@ mod tests {
     // The encoding documented in docs/applet.md.
     #[test]
     fn documented_encoding() {
-        let request = Request::Add { slot: Slot::new("shop", "points"), amount: 5 };
+        let request = Request::Add {
+            slot: Slot::new("shop", "points"),
+            amount: 5,
+        };
         assert_eq!(
             ::hex::encode_upper(request.to_command().to_bytes().unwrap()),
             "80D6000018800473686F708106706F696E7473830800000000000000050 0".replace(" ", "")
@@ -550,13 +599,36 @@ mod tests {
     #[test]
     fn replies_round_trip() {
         let cases = [
-            (Request::GetRecord(Slot::new("a", "b")), Reply::Value(vec![1, 2, 3])),
-            (Request::Add { slot: Slot::new("a", "b"), amount: 1 }, Reply::Counter(7)),
-            (Request::GenerateKey(Slot::new("a", "b")), Reply::PublicKey([4; 65])),
-            (Request::Sign { slot: Slot::new("a", "b"), digest: [0; 32] }, Reply::Signature([9; 64])),
             (
-                Request::List { namespace: b"a".to_vec() },
-                Reply::Names(vec![(b"b".to_vec(), Kind::Record), (b"c".to_vec(), Kind::Key)]),
+                Request::GetRecord(Slot::new("a", "b")),
+                Reply::Value(vec![1, 2, 3]),
+            ),
+            (
+                Request::Add {
+                    slot: Slot::new("a", "b"),
+                    amount: 1,
+                },
+                Reply::Counter(7),
+            ),
+            (
+                Request::GenerateKey(Slot::new("a", "b")),
+                Reply::PublicKey([4; 65]),
+            ),
+            (
+                Request::Sign {
+                    slot: Slot::new("a", "b"),
+                    digest: [0; 32],
+                },
+                Reply::Signature([9; 64]),
+            ),
+            (
+                Request::List {
+                    namespace: b"a".to_vec(),
+                },
+                Reply::Names(vec![
+                    (b"b".to_vec(), Kind::Record),
+                    (b"c".to_vec(), Kind::Key),
+                ]),
             ),
             (Request::DeleteRecord(Slot::new("a", "b")), Reply::Done),
         ];
@@ -581,13 +653,27 @@ mod tests {
         wrong_p2.p2 = 1;
         assert_eq!(Request::parse(&wrong_p2), Err(StatusWord::IncorrectP1P2));
         // Missing name, duplicate tag, extra tag, truncated TLV, empty namespace.
-        for data in ["800161", "80016181016281016", "8001618101628201FF", "800561", "80008101 62"] {
+        for data in [
+            "800161",
+            "80016181016281016",
+            "8001618101628201FF",
+            "800561",
+            "80008101 62",
+        ] {
             let mut bad = good.clone();
             bad.data = ::hex::decode(data.replace(' ', "")).unwrap_or_else(|_| vec![0x80, 0x05]);
-            assert_eq!(Request::parse(&bad), Err(StatusWord::IncorrectData), "{data}");
+            assert_eq!(
+                Request::parse(&bad),
+                Err(StatusWord::IncorrectData),
+                "{data}"
+            );
         }
         // A digest of the wrong size.
-        let mut short = Request::Sign { slot: Slot::new("a", "b"), digest: [0; 32] }.to_command();
+        let mut short = Request::Sign {
+            slot: Slot::new("a", "b"),
+            digest: [0; 32],
+        }
+        .to_command();
         short.data.truncate(short.data.len() - 1);
         let len = short.data.len();
         short.data[len - 32] = 31;
@@ -598,10 +684,22 @@ mod tests {
     fn host_side_refusals() {
         let request = Request::GetRecord(Slot::new("a", "b"));
         let not_found = Response::status(StatusWord::ReferencedDataNotFound);
-        assert_eq!(request.parse_reply(&not_found), Err(ReplyError::Status(StatusWord::ReferencedDataNotFound)));
+        assert_eq!(
+            request.parse_reply(&not_found),
+            Err(ReplyError::Status(StatusWord::ReferencedDataNotFound))
+        );
         let wrong_shape = Reply::Counter(1).to_response();
-        assert_eq!(request.parse_reply(&wrong_shape), Err(ReplyError::Malformed));
-        let put = Request::PutRecord { slot: Slot::new("a", "b"), value: vec![] };
-        assert_eq!(put.parse_reply(&Reply::Value(vec![]).to_response()), Err(ReplyError::Malformed));
+        assert_eq!(
+            request.parse_reply(&wrong_shape),
+            Err(ReplyError::Malformed)
+        );
+        let put = Request::PutRecord {
+            slot: Slot::new("a", "b"),
+            value: vec![],
+        };
+        assert_eq!(
+            put.parse_reply(&Reply::Value(vec![]).to_response()),
+            Err(ReplyError::Malformed)
+        );
     }
 }

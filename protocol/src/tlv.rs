@@ -126,7 +126,11 @@ impl Tag {
 
     /// The tag when it is one byte long.
     pub const fn as_u8(self) -> Option<u8> {
-        if self.0 <= 0xFF { Some(self.0 as u8) } else { None }
+        if self.0 <= 0xFF {
+            Some(self.0 as u8)
+        } else {
+            None
+        }
     }
 
     fn first_byte(self) -> u8 {
@@ -460,7 +464,10 @@ mod tests {
         let bytes = hex("E012C00401308810C00402308810C00403308810");
         let tlv = Tlv::parse(&bytes).unwrap();
         assert_eq!(tlv.children().unwrap().len(), 3);
-        assert_eq!(tlv.children().unwrap()[1].primitive_value().unwrap(), hex("02308810"));
+        assert_eq!(
+            tlv.children().unwrap()[1].primitive_value().unwrap(),
+            hex("02308810")
+        );
         assert_eq!(tlv.to_bytes(), bytes);
     }
 
@@ -480,7 +487,13 @@ mod tests {
 
     #[test]
     fn long_form_lengths() {
-        for (len, prefix) in [(0x7F, "7F"), (0x80, "8180"), (0xFF, "81FF"), (0x100, "820100"), (0x1_0000, "83010000")] {
+        for (len, prefix) in [
+            (0x7F, "7F"),
+            (0x80, "8180"),
+            (0xFF, "81FF"),
+            (0x100, "820100"),
+            (0x1_0000, "83010000"),
+        ] {
             let tlv = Tlv::primitive(Tag::from_u8(0x53), vec![0xAB; len]);
             let bytes = tlv.to_bytes();
             assert_eq!(bytes[1..1 + prefix.len() / 2], hex(prefix)[..], "{len}");
@@ -516,8 +529,14 @@ mod tests {
         // Lenient mode takes the non-minimal length (and nothing else).
         let lenient = parse_all_lenient(&hex("538105AABBCCDDEE")).unwrap();
         assert_eq!(lenient[0].primitive_value().unwrap().len(), 5);
-        assert_eq!(parse_all_lenient(&hex("5380")), Err(TlvError::IndefiniteLength));
-        assert_eq!(StatusWord::from(&TlvError::TruncatedValue), StatusWord::IncorrectData);
+        assert_eq!(
+            parse_all_lenient(&hex("5380")),
+            Err(TlvError::IndefiniteLength)
+        );
+        assert_eq!(
+            StatusWord::from(&TlvError::TruncatedValue),
+            StatusWord::IncorrectData
+        );
     }
 
     #[test]

@@ -19,7 +19,10 @@ impl RngCore for TestRng {
         self.next_u64() as u32
     }
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 16
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
@@ -67,13 +70,29 @@ fn command() -> CommandClaims {
         nbf: None,
         sub: Some("chip-1".into()),
         ops: vec![
-            Op::Put { record: "resident-id".into(), data: b"Yamada Taro".to_vec() },
-            Op::Get { record: "resident-id".into() },
-            Op::Delete { record: "old".into() },
-            Op::Add { counter: "points".into(), amount: 10 },
-            Op::Sub { counter: "points".into(), amount: 3 },
+            Op::Put {
+                record: "resident-id".into(),
+                data: b"Yamada Taro".to_vec(),
+            },
+            Op::Get {
+                record: "resident-id".into(),
+            },
+            Op::Delete {
+                record: "old".into(),
+            },
+            Op::Add {
+                counter: "points".into(),
+                amount: 10,
+            },
+            Op::Sub {
+                counter: "points".into(),
+                amount: 3,
+            },
             Op::Keygen { key: "cert".into() },
-            Op::Apdu { aid: vec![0xA0, 0, 0, 0, 0x62], capdu: vec![0x00, 0xB0, 0x00, 0x00, 0x10] },
+            Op::Apdu {
+                aid: vec![0xA0, 0, 0, 0, 0x62],
+                capdu: vec![0x00, 0xB0, 0x00, 0x00, 0x10],
+            },
         ],
     }
 }
@@ -88,7 +107,13 @@ fn result() -> ResultClaims {
         chip: "chip-1".into(),
         status: Status::Ok,
         reason: None,
-        results: vec![OpResult { value: Some(7), ..OpResult::ok() }, OpResult::with_status(OpStatus::Skipped)],
+        results: vec![
+            OpResult {
+                value: Some(7),
+                ..OpResult::ok()
+            },
+            OpResult::with_status(OpStatus::Skipped),
+        ],
     }
 }
 
@@ -98,20 +123,38 @@ impl World {
         envelope::open_command(
             token,
             |k| (k == self.server_enc.public_key().thumbprint()).then_some(&self.server_enc),
-            |k| (k == kid).then(|| ProviderKey { provider: PROVIDER.into(), key: self.provider.public_key() }),
+            |k| {
+                (k == kid).then(|| ProviderKey {
+                    provider: PROVIDER.into(),
+                    key: self.provider.public_key(),
+                })
+            },
             &CommandPolicy::new(SERVER, now),
         )
     }
 
     fn seal(&mut self, claims: &CommandClaims) -> String {
-        envelope::seal_command(claims, &self.provider, &self.server_enc.public_key(), &mut self.rng).unwrap()
+        envelope::seal_command(
+            claims,
+            &self.provider,
+            &self.server_enc.public_key(),
+            &mut self.rng,
+        )
+        .unwrap()
     }
 
     fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.server_sig.public_key().to_jwk()] }
+        JwkSet {
+            keys: vec![self.server_sig.public_key().to_jwk()],
+        }
     }
 
-    fn verify(&self, token: &str, command: Option<&str>, now: u64) -> Result<ResultClaims, EnvelopeError> {
+    fn verify(
+        &self,
+        token: &str,
+        command: Option<&str>,
+        now: u64,
+    ) -> Result<ResultClaims, EnvelopeError> {
         let jwks = self.jwks();
         let policy = ResultPolicy {
             server_keys: &jwks,
@@ -129,19 +172,34 @@ impl World {
 
 /// Signs arbitrary JSON claims with a header of our choosing and seals them, bypassing the
 /// envelope builder's own validation: how an attacker or a careless provider would.
-fn forge(w: &mut World, header: HeaderParams, claims: &serde_json::Value, signer: &PrivateKey) -> String {
+fn forge(
+    w: &mut World,
+    header: HeaderParams,
+    claims: &serde_json::Value,
+    signer: &PrivateKey,
+) -> String {
     let signed = jws::sign(&header, claims.to_string().as_bytes(), signer).unwrap();
     let seal = HeaderParams {
         typ: None,
         kid: Some(w.server_enc.public_key().thumbprint()),
         cty: Some("JWT".into()),
     };
-    jwe::encrypt(signed.as_bytes(), &w.server_enc.public_key(), jwe::KeyManagement::EcdhEsA256Kw, &seal, &mut w.rng)
-        .unwrap()
+    jwe::encrypt(
+        signed.as_bytes(),
+        &w.server_enc.public_key(),
+        jwe::KeyManagement::EcdhEsA256Kw,
+        &seal,
+        &mut w.rng,
+    )
+    .unwrap()
 }
 
 fn command_header(w: &World, typ: &str) -> HeaderParams {
-    HeaderParams { typ: Some(typ.into()), kid: Some(w.provider.public_key().thumbprint()), cty: None }
+    HeaderParams {
+        typ: Some(typ.into()),
+        kid: Some(w.provider.public_key().thumbprint()),
+        cty: None,
+    }
 }
 
 #[test]
@@ -152,7 +210,10 @@ fn command_round_trip_with_every_op() {
     let opened = w.open(&token, NOW + 10).unwrap();
     assert_eq!(opened.claims, command());
     assert_eq!(opened.kid, w.provider.public_key().thumbprint());
-    assert_eq!(jws::decode(&opened.signed).unwrap().header().typ.as_deref(), Some(envelope::COMMAND_TYP));
+    assert_eq!(
+        jws::decode(&opened.signed).unwrap().header().typ.as_deref(),
+        Some(envelope::COMMAND_TYP)
+    );
 }
 
 #[test]
@@ -160,7 +221,13 @@ fn result_round_trip_signed_and_sealed() {
     let mut w = world();
     let signed = envelope::sign_result(&result(), &w.server_sig).unwrap();
     assert_eq!(w.verify(&signed, Some("cmd-1"), NOW).unwrap(), result());
-    let sealed = envelope::seal_result(&result(), &w.server_sig, &w.provider_enc.public_key(), &mut w.rng).unwrap();
+    let sealed = envelope::seal_result(
+        &result(),
+        &w.server_sig,
+        &w.provider_enc.public_key(),
+        &mut w.rng,
+    )
+    .unwrap();
     assert_eq!(w.verify(&sealed, Some("cmd-1"), NOW).unwrap(), result());
 }
 
@@ -169,9 +236,15 @@ fn refusals_of_the_command_path() {
     let mut w = world();
     let good = w.seal(&command());
     // Time.
-    assert_eq!(w.open(&good, NOW + 300 + 61).unwrap_err(), EnvelopeError::Expired);
+    assert_eq!(
+        w.open(&good, NOW + 300 + 61).unwrap_err(),
+        EnvelopeError::Expired
+    );
     assert!(w.open(&good, NOW + 300 + 60).is_ok(), "leeway of 60 s");
-    assert_eq!(w.open(&good, NOW - 61).unwrap_err(), EnvelopeError::IssuedInFuture);
+    assert_eq!(
+        w.open(&good, NOW - 61).unwrap_err(),
+        EnvelopeError::IssuedInFuture
+    );
     let mut later = command();
     later.nbf = Some(NOW + 100);
     let token = w.seal(&later);
@@ -179,12 +252,18 @@ fn refusals_of_the_command_path() {
     let mut long = command();
     long.exp = NOW + 601;
     let token = w.seal(&long);
-    assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::LifetimeTooLong);
+    assert_eq!(
+        w.open(&token, NOW).unwrap_err(),
+        EnvelopeError::LifetimeTooLong
+    );
     // Audience and issuer.
     let mut other_aud = command();
     other_aud.aud = Audience::Many(vec!["https://other.test".into()]);
     let token = w.seal(&other_aud);
-    assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongAudience);
+    assert_eq!(
+        w.open(&token, NOW).unwrap_err(),
+        EnvelopeError::WrongAudience
+    );
     let mut both = command();
     both.aud = Audience::Many(vec!["https://other.test".into(), SERVER.into()]);
     let token = w.seal(&both);
@@ -198,10 +277,17 @@ fn refusals_of_the_command_path() {
     assert_eq!(w.open(&signed, NOW).unwrap_err(), EnvelopeError::NotSealed);
     // Signed by a key the server does not know.
     let stranger = PrivateKey::generate(&mut w.rng);
-    let token = envelope::seal_command(&command(), &stranger, &w.server_enc.public_key(), &mut w.rng).unwrap();
+    let token = envelope::seal_command(
+        &command(),
+        &stranger,
+        &w.server_enc.public_key(),
+        &mut w.rng,
+    )
+    .unwrap();
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::UnknownKey);
     // Sealed to a key the server does not hold.
-    let token = envelope::seal_command(&command(), &w.provider, &stranger.public_key(), &mut w.rng).unwrap();
+    let token = envelope::seal_command(&command(), &w.provider, &stranger.public_key(), &mut w.rng)
+        .unwrap();
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::UnknownKey);
 }
 
@@ -211,39 +297,79 @@ fn a_result_presented_as_a_command_and_the_reverse() {
     // A result-typed token signed by the provider, sealed to the server.
     let claims = serde_json::to_value(command()).unwrap();
     let provider = PrivateKey::from_jwk(&w.provider.to_jwk()).unwrap();
-    let token = forge(&mut w, command_header(&w, envelope::RESULT_TYP), &claims, &provider);
+    let token = forge(
+        &mut w,
+        command_header(&w, envelope::RESULT_TYP),
+        &claims,
+        &provider,
+    );
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongType);
-    let token = forge(&mut w, HeaderParams { typ: None, ..command_header(&w, "") }, &claims, &provider);
+    let token = forge(
+        &mut w,
+        HeaderParams {
+            typ: None,
+            ..command_header(&w, "")
+        },
+        &claims,
+        &provider,
+    );
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::MissingType);
     let token = forge(&mut w, command_header(&w, "JWT"), &claims, &provider);
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongType);
     // A command signed by the server's key and presented as a result.
     let as_result = envelope::sign_command(&command(), &w.server_sig).unwrap();
-    assert_eq!(w.verify(&as_result, None, NOW).unwrap_err(), EnvelopeError::WrongType);
+    assert_eq!(
+        w.verify(&as_result, None, NOW).unwrap_err(),
+        EnvelopeError::WrongType
+    );
 }
 
 #[test]
 fn refusals_of_the_result_path() {
     let w = world();
     let signed = envelope::sign_result(&result(), &w.server_sig).unwrap();
-    assert_eq!(w.verify(&signed, Some("cmd-2"), NOW).unwrap_err(), EnvelopeError::CommandMismatch);
-    assert_eq!(w.verify(&signed, None, NOW - 61).unwrap_err(), EnvelopeError::IssuedInFuture);
-    assert_eq!(w.verify(&signed, None, NOW + 661).unwrap_err(), EnvelopeError::Expired);
+    assert_eq!(
+        w.verify(&signed, Some("cmd-2"), NOW).unwrap_err(),
+        EnvelopeError::CommandMismatch
+    );
+    assert_eq!(
+        w.verify(&signed, None, NOW - 61).unwrap_err(),
+        EnvelopeError::IssuedInFuture
+    );
+    assert_eq!(
+        w.verify(&signed, None, NOW + 661).unwrap_err(),
+        EnvelopeError::Expired
+    );
     let mut other = result();
     other.iss = "https://evil.test".into();
     let token = envelope::sign_result(&other, &w.server_sig).unwrap();
-    assert_eq!(w.verify(&token, None, NOW).unwrap_err(), EnvelopeError::WrongIssuer);
+    assert_eq!(
+        w.verify(&token, None, NOW).unwrap_err(),
+        EnvelopeError::WrongIssuer
+    );
     let mut other = result();
     other.aud = Audience::from("bank");
     let token = envelope::sign_result(&other, &w.server_sig).unwrap();
-    assert_eq!(w.verify(&token, None, NOW).unwrap_err(), EnvelopeError::WrongAudience);
+    assert_eq!(
+        w.verify(&token, None, NOW).unwrap_err(),
+        EnvelopeError::WrongAudience
+    );
     // Signed by a key not in the server's JWKS.
     let mut r = rng(99);
     let stranger = PrivateKey::generate(&mut r);
     let token = envelope::sign_result(&result(), &stranger).unwrap();
-    assert_eq!(w.verify(&token, None, NOW).unwrap_err(), EnvelopeError::UnknownKey);
+    assert_eq!(
+        w.verify(&token, None, NOW).unwrap_err(),
+        EnvelopeError::UnknownKey
+    );
     // Sealed, but the provider gave no key to open it.
-    let sealed = envelope::seal_result(&result(), &w.server_sig, &w.provider_enc.public_key(), &mut r).unwrap();
+    let sealed = envelope::seal_result(
+        &result(),
+        &w.server_sig,
+        &w.provider_enc.public_key(),
+        &mut r,
+    )
+    .unwrap();
     let jwks = w.jwks();
     let policy = ResultPolicy {
         server_keys: &jwks,
@@ -255,7 +381,10 @@ fn refusals_of_the_result_path() {
         leeway: 60,
         max_age: None,
     };
-    assert_eq!(envelope::verify_result(&sealed, &policy).unwrap_err(), EnvelopeError::SealedNeedsKey);
+    assert_eq!(
+        envelope::verify_result(&sealed, &policy).unwrap_err(),
+        EnvelopeError::SealedNeedsKey
+    );
 }
 
 #[test]
@@ -290,16 +419,46 @@ fn claims_schema_is_enforced() {
     let base = serde_json::to_value(command()).unwrap();
     let cases: Vec<(&str, serde_json::Value)> = vec![
         ("unknown op", serde_json::json!([{"op": "format"}])),
-        ("extra member", serde_json::json!([{"op": "get", "record": "a", "x": 1}])),
-        ("bad name", serde_json::json!([{"op": "get", "record": "a/b"}])),
-        ("long name", serde_json::json!([{"op": "get", "record": "a".repeat(33)}])),
-        ("zero amount", serde_json::json!([{"op": "add", "counter": "p", "amount": 0}])),
-        ("huge amount", serde_json::json!([{"op": "add", "counter": "p", "amount": 4294967296u64}])),
-        ("negative amount", serde_json::json!([{"op": "sub", "counter": "p", "amount": -1}])),
-        ("padded data", serde_json::json!([{"op": "put", "record": "r", "data": "AA=="}])),
-        ("big data", serde_json::json!([{"op": "put", "record": "r", "data": b64::encode(&[0; 4097])}])),
-        ("short aid", serde_json::json!([{"op": "apdu", "aid": "A000", "capdu": "00A40400"}])),
-        ("bad capdu", serde_json::json!([{"op": "apdu", "aid": "A000000062", "capdu": "00A40400FF"}])),
+        (
+            "extra member",
+            serde_json::json!([{"op": "get", "record": "a", "x": 1}]),
+        ),
+        (
+            "bad name",
+            serde_json::json!([{"op": "get", "record": "a/b"}]),
+        ),
+        (
+            "long name",
+            serde_json::json!([{"op": "get", "record": "a".repeat(33)}]),
+        ),
+        (
+            "zero amount",
+            serde_json::json!([{"op": "add", "counter": "p", "amount": 0}]),
+        ),
+        (
+            "huge amount",
+            serde_json::json!([{"op": "add", "counter": "p", "amount": 4294967296u64}]),
+        ),
+        (
+            "negative amount",
+            serde_json::json!([{"op": "sub", "counter": "p", "amount": -1}]),
+        ),
+        (
+            "padded data",
+            serde_json::json!([{"op": "put", "record": "r", "data": "AA=="}]),
+        ),
+        (
+            "big data",
+            serde_json::json!([{"op": "put", "record": "r", "data": b64::encode(&[0; 4097])}]),
+        ),
+        (
+            "short aid",
+            serde_json::json!([{"op": "apdu", "aid": "A000", "capdu": "00A40400"}]),
+        ),
+        (
+            "bad capdu",
+            serde_json::json!([{"op": "apdu", "aid": "A000000062", "capdu": "00A40400FF"}]),
+        ),
         ("no ops", serde_json::json!([])),
     ];
     for (name, ops) in cases {
@@ -315,7 +474,10 @@ fn claims_schema_is_enforced() {
     let mut missing = base.clone();
     missing.as_object_mut().unwrap().remove("exp");
     let token = forge(&mut w, header.clone(), &missing, &provider);
-    assert!(matches!(w.open(&token, NOW), Err(EnvelopeError::InvalidClaims(_))));
+    assert!(matches!(
+        w.open(&token, NOW),
+        Err(EnvelopeError::InvalidClaims(_))
+    ));
 }
 
 #[test]
@@ -326,12 +488,26 @@ fn duplicate_claims_and_non_utf8_payloads_are_refused() {
     let duplicated = text.replacen("{", "{\"jti\":\"other\",", 1);
     let non_utf8 = [text.as_bytes(), &[0xFF]].concat();
     for (payload, expected) in [
-        (duplicated.into_bytes(), EnvelopeError::Jose(JoseError::DuplicateMember)),
+        (
+            duplicated.into_bytes(),
+            EnvelopeError::Jose(JoseError::DuplicateMember),
+        ),
         (non_utf8, EnvelopeError::Jose(JoseError::InvalidUtf8)),
     ] {
         let signed = jws::sign(&header, &payload, &w.provider).unwrap();
-        let seal = HeaderParams { typ: None, kid: Some(w.server_enc.public_key().thumbprint()), cty: Some("JWT".into()) };
-        let token = jwe::encrypt(signed.as_bytes(), &w.server_enc.public_key(), jwe::KeyManagement::EcdhEsA256Kw, &seal, &mut w.rng).unwrap();
+        let seal = HeaderParams {
+            typ: None,
+            kid: Some(w.server_enc.public_key().thumbprint()),
+            cty: Some("JWT".into()),
+        };
+        let token = jwe::encrypt(
+            signed.as_bytes(),
+            &w.server_enc.public_key(),
+            jwe::KeyManagement::EcdhEsA256Kw,
+            &seal,
+            &mut w.rng,
+        )
+        .unwrap();
         let got = w.open(&token, NOW).unwrap_err();
         assert_eq!(got.code(), expected.code());
     }
@@ -341,9 +517,23 @@ fn duplicate_claims_and_non_utf8_payloads_are_refused() {
 fn wrong_content_type_is_refused() {
     let mut w = world();
     let signed = envelope::sign_command(&command(), &w.provider).unwrap();
-    let seal = HeaderParams { typ: None, kid: Some(w.server_enc.public_key().thumbprint()), cty: None };
-    let token = jwe::encrypt(signed.as_bytes(), &w.server_enc.public_key(), jwe::KeyManagement::EcdhEsA256Kw, &seal, &mut w.rng).unwrap();
-    assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongContentType);
+    let seal = HeaderParams {
+        typ: None,
+        kid: Some(w.server_enc.public_key().thumbprint()),
+        cty: None,
+    };
+    let token = jwe::encrypt(
+        signed.as_bytes(),
+        &w.server_enc.public_key(),
+        jwe::KeyManagement::EcdhEsA256Kw,
+        &seal,
+        &mut w.rng,
+    )
+    .unwrap();
+    assert_eq!(
+        w.open(&token, NOW).unwrap_err(),
+        EnvelopeError::WrongContentType
+    );
 }
 
 #[test]
@@ -351,10 +541,16 @@ fn builders_refuse_invalid_claims() {
     let w = world();
     let mut claims = command();
     claims.ops.clear();
-    assert!(matches!(envelope::sign_command(&claims, &w.provider), Err(EnvelopeError::InvalidClaims(_))));
+    assert!(matches!(
+        envelope::sign_command(&claims, &w.provider),
+        Err(EnvelopeError::InvalidClaims(_))
+    ));
     let mut claims = command();
     claims.exp = claims.iat;
-    assert!(matches!(envelope::sign_command(&claims, &w.provider), Err(EnvelopeError::InvalidClaims(_))));
+    assert!(matches!(
+        envelope::sign_command(&claims, &w.provider),
+        Err(EnvelopeError::InvalidClaims(_))
+    ));
 }
 
 #[test]

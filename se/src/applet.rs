@@ -90,9 +90,9 @@ pub fn execute(
             let bytes: [u8; 64] = signature.to_bytes().into();
             Ok(Reply::Signature(bytes))
         }
-        Request::GetPublicKey(slot) => Ok(Reply::PublicKey(public_point(&signing_key(
-            objects, slot,
-        )?))),
+        Request::GetPublicKey(slot) => {
+            Ok(Reply::PublicKey(public_point(&signing_key(objects, slot)?)))
+        }
         Request::List { namespace } => {
             let names = objects
                 .get(&HexBytes(namespace.clone()))

@@ -289,11 +289,17 @@ impl VirtualCard {
         }
         if !request.is_write() {
             let mut objects = self.state.objects.clone();
-            let reply = applet::execute(&mut objects, &request, self.capacity, &mut rand_core::OsRng)?;
+            let reply =
+                applet::execute(&mut objects, &request, self.capacity, &mut rand_core::OsRng)?;
             return Ok(reply.to_response());
         }
         let mut next = self.state.clone();
-        let reply = applet::execute(&mut next.objects, &request, self.capacity, &mut rand_core::OsRng)?;
+        let reply = applet::execute(
+            &mut next.objects,
+            &request,
+            self.capacity,
+            &mut rand_core::OsRng,
+        )?;
         self.commit(next)?;
         Ok(reply.to_response())
     }

@@ -144,7 +144,11 @@ fn new(args: &[String]) -> Result<(), Failure> {
             };
         }
         (None, None, None) => {}
-        _ => return Err(Failure::Usage("give all of --enc, --mac and --dek, or none".into())),
+        _ => {
+            return Err(Failure::Usage(
+                "give all of --enc, --mac and --dek, or none".into(),
+            ));
+        }
     }
     if let Some(kdd) = args.hex("--kdd")? {
         profile.kdd = HexBytes(kdd);
@@ -211,10 +215,14 @@ fn show(args: &[String]) -> Result<(), Failure> {
                     "utf8": std::str::from_utf8(&value.0).ok(),
                     "hex": hex::encode_upper(&value.0),
                 }),
-                Object::Counter { value } => serde_json::json!({ "kind": "counter", "value": value }),
+                Object::Counter { value } => {
+                    serde_json::json!({ "kind": "counter", "value": value })
+                }
                 Object::Key { private } => {
                     let public = SigningKey::from_slice(private.expose())
-                        .map(|k| hex::encode_upper(k.verifying_key().to_encoded_point(false).as_bytes()))
+                        .map(|k| {
+                            hex::encode_upper(k.verifying_key().to_encoded_point(false).as_bytes())
+                        })
                         .unwrap_or_else(|_| "(unreadable)".into());
                     serde_json::json!({ "kind": "key", "public": public })
                 }

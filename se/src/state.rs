@@ -273,4 +273,3 @@ pub fn used(objects: &Objects) -> usize {
         })
         .sum()
 }
-

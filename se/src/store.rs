@@ -77,32 +77,35 @@ impl Store {
     /// Loads and validates the state.
     pub fn load(&self) -> Result<CardState, StoreError> {
         let text = Zeroizing::new(fs::read(&self.path).map_err(|e| self.io(e))?);
-        let state: CardState =
-            serde_json::from_slice(&text).map_err(|e| StoreError::Invalid {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })?;
+        let state: CardState = serde_json::from_slice(&text).map_err(|e| StoreError::Invalid {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
         if state.version != STATE_VERSION {
             return Err(StoreError::Invalid {
                 path: self.path.clone(),
                 reason: format!("unsupported version {}", state.version),
             });
         }
-        state.profile.validate().map_err(|reason| StoreError::Invalid {
-            path: self.path.clone(),
-            reason: reason.into(),
-        })?;
+        state
+            .profile
+            .validate()
+            .map_err(|reason| StoreError::Invalid {
+                path: self.path.clone(),
+                reason: reason.into(),
+            })?;
         Ok(state)
     }
 
     /// Replaces the file with `state`, atomically and durably.
     pub fn save(&self, state: &CardState) -> Result<(), StoreError> {
-        let bytes = Zeroizing::new(
-            serde_json::to_vec_pretty(state).map_err(|e| StoreError::Invalid {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            })?,
-        );
+        let bytes =
+            Zeroizing::new(
+                serde_json::to_vec_pretty(state).map_err(|e| StoreError::Invalid {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                })?,
+            );
         let tmp = self.temp_path();
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);

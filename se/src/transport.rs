@@ -52,7 +52,9 @@ pub struct PcscReader {
 #[cfg(feature = "pcsc")]
 impl fmt::Debug for PcscReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PcscReader").field("name", &self.name).finish()
+        f.debug_struct("PcscReader")
+            .field("name", &self.name)
+            .finish()
     }
 }
 

