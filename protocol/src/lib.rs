@@ -1,5 +1,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![doc = include_str!("../README.md")]
 
 extern crate alloc;

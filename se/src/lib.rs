@@ -14,6 +14,10 @@
 //! "Virtual PCD 00 00". [`PcscReader`] is the other side: a [`CardTransport`] over PC/SC.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod applet;
 pub mod card;
