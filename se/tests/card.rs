@@ -19,7 +19,9 @@ fn temp_state(name: &str) -> std::path::PathBuf {
     dir.join("chip.json")
 }
 
-fn every_request() -> Vec<(Request, fn(&Reply) -> bool)> {
+type Check = fn(&Reply) -> bool;
+
+fn every_request() -> Vec<(Request, Check)> {
     vec![
         (
             Request::PutRecord {
