@@ -7,4 +7,5 @@ extern crate alloc;
 extern crate std;
 
 pub mod apdu;
+pub mod jose;
 pub mod tlv;
