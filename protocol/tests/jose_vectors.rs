@@ -2,6 +2,9 @@
 //!
 //! Every verify/decrypt vector has "modified" twins with one byte flipped that must fail.
 
+// Test helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;
