@@ -11,7 +11,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod apdu;
+pub mod envelope;
 pub mod hex;
 pub mod idstore;
+pub mod jose;
 pub mod scp03;
 pub mod tlv;

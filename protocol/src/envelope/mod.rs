@@ -150,7 +150,7 @@ pub fn open_command(
     let kid = unverified.header().kid.clone().ok_or(EnvelopeError::MissingKeyId)?;
     let owner = provider_key(&kid).ok_or(EnvelopeError::UnknownKey)?;
     let verified = unverified.verify(&owner.key)?;
-    let claims: CommandClaims = parse_claims(&verified.payload)?;
+    let claims: CommandClaims = parse_claims(&verified.payload())?;
     claims.validate()?;
     if claims.iss != owner.provider {
         return Err(EnvelopeError::WrongIssuer);
@@ -210,7 +210,7 @@ pub struct VerifiedResult {
 
 /// Verifies a result (and opens it first when it is sealed): the provider's side.
 pub fn verify_result(token: &str, policy: &ResultPolicy<'_>) -> Result<VerifiedResult, EnvelopeError> {
-    let sealed = jwe::is_jwe(token);
+    let sealed = is_sealed(token);
     let signed = if sealed {
         let key = policy.provider_key.ok_or(EnvelopeError::SealedNeedsKey)?;
         unseal(token, |_| Some(key), true)?
@@ -223,7 +223,7 @@ pub fn verify_result(token: &str, policy: &ResultPolicy<'_>) -> Result<VerifiedR
     let jwk = policy.server_keys.find(kid).ok_or(EnvelopeError::UnknownKey)?;
     let key = PublicKey::from_jwk(jwk)?;
     let verified = unverified.verify(&key)?;
-    let claims: ResultClaims = parse_claims(&verified.payload)?;
+    let claims: ResultClaims = parse_claims(&verified.payload())?;
     claims.validate()?;
     if claims.iss != policy.issuer {
         return Err(EnvelopeError::WrongIssuer);
@@ -253,17 +253,17 @@ fn unseal<'k>(
     key: impl FnOnce(&str) -> Option<&'k PrivateKey>,
     required: bool,
 ) -> Result<String, EnvelopeError> {
-    if !jwe::is_jwe(token) {
+    if !is_sealed(token) {
         return if required {
             Err(EnvelopeError::NotSealed)
         } else {
             Ok(token.into())
         };
     }
-    let header = jwe::decode_header(token)?;
-    let kid = header.kid.as_deref().ok_or(EnvelopeError::MissingKeyId)?;
+    let sealed = jwe::decode(token)?;
+    let kid = sealed.header().kid.as_deref().ok_or(EnvelopeError::MissingKeyId)?;
     let key = key(kid).ok_or(EnvelopeError::UnknownKey)?;
-    let opened = jwe::decrypt(token, key)?;
+    let opened = sealed.decrypt(key)?;
     // RFC 7519 §5.2: cty "JWT" marks a nested JWT (compared case-insensitively).
     if !opened
         .header
@@ -274,6 +274,11 @@ fn unseal<'k>(
         return Err(EnvelopeError::WrongContentType);
     }
     String::from_utf8(opened.plaintext).map_err(|_| EnvelopeError::Jose(crate::jose::JoseError::InvalidUtf8))
+}
+
+/// A compact JWE has five parts, a JWS three (RFC 7516 §9).
+fn is_sealed(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 4
 }
 
 fn check_typ(typ: Option<&str>, expected: &'static str) -> Result<(), EnvelopeError> {

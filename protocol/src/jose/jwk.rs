@@ -1,0 +1,373 @@
+//! P-256 JSON Web Keys (RFC 7517, RFC 7518 §6.2) and their thumbprints (RFC 7638).
+//!
+//! [`Jwk`] is the wire form, as found in a JWKS or an `epk` header; [`PublicKey`] and
+//! [`PrivateKey`] are validated keys. A key's `kid` is its RFC 7638 thumbprint unless the
+//! publisher chose another.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use p256::ecdsa::SigningKey;
+use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
+use p256::{EncodedPoint, SecretKey};
+use rand_core::CryptoRngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::json::{self, Object, ObjectWriter};
+use super::{JoseError, b64};
+
+/// `kty` of an elliptic-curve key (RFC 7518 §6.1).
+pub const KTY_EC: &str = "EC";
+/// `crv` of NIST P-256 (RFC 7518 §6.2.1.1).
+pub const CRV_P256: &str = "P-256";
+
+/// The private scalar `d` of a JWK, in base64url. Zeroized on drop, redacted in `Debug`.
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct JwkSecret(String);
+
+impl JwkSecret {
+    /// The base64url text of the private scalar.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwkSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwkSecret(..)")
+    }
+}
+
+/// A JSON Web Key as it travels (RFC 7517 §4, RFC 7518 §6.2).
+///
+/// Only the members this profile uses are kept; others are ignored on input. Members other
+/// than `kty` are optional here so that a JWKS holding keys of other types still parses; use
+/// [`PublicKey::from_jwk`] or [`PrivateKey::from_jwk`] to validate one. Parse untrusted text
+/// with [`Jwk::from_json`], which refuses duplicate members.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Key type; `"EC"` for every key this profile accepts.
+    pub kty: String,
+    /// Curve; `"P-256"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    /// Affine x coordinate, 32 bytes big-endian, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    /// Affine y coordinate, 32 bytes big-endian, base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    /// Private scalar, 32 bytes big-endian, base64url; present only in private keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<JwkSecret>,
+    /// Key id; by default the RFC 7638 thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Intended use: `"sig"` or `"enc"` (RFC 7517 §4.2).
+    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    /// Intended algorithm (RFC 7517 §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// Permitted operations (RFC 7517 §4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
+}
+
+impl Jwk {
+    /// Parses one JWK from JSON, refusing duplicate members at any depth.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, JoseError> {
+        Self::from_object(json::parse_object(bytes)?)
+    }
+
+    pub(crate) fn from_object(object: Object) -> Result<Self, JoseError> {
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+    }
+
+    /// Compact JSON text of this JWK, members in a fixed order. Includes `d` when present.
+    pub fn to_json(&self) -> String {
+        let mut w = ObjectWriter::new();
+        w.string("kty", &self.kty)
+            .optional_string("crv", self.crv.as_deref())
+            .optional_string("x", self.x.as_deref())
+            .optional_string("y", self.y.as_deref())
+            .optional_string("d", self.d.as_ref().map(JwkSecret::expose))
+            .optional_string("kid", self.kid.as_deref())
+            .optional_string("use", self.use_.as_deref())
+            .optional_string("alg", self.alg.as_deref());
+        if let Some(ops) = &self.key_ops {
+            let mut list = String::from("[");
+            for (i, op) in ops.iter().enumerate() {
+                if i > 0 {
+                    list.push(',');
+                }
+                json::write_string(&mut list, op);
+            }
+            list.push(']');
+            w.raw("key_ops", &list);
+        }
+        w.finish()
+    }
+
+    /// This JWK without its private member `d`.
+    pub fn to_public(&self) -> Jwk {
+        Jwk {
+            kty: self.kty.clone(),
+            crv: self.crv.clone(),
+            x: self.x.clone(),
+            y: self.y.clone(),
+            d: None,
+            kid: self.kid.clone(),
+            use_: self.use_.clone(),
+            alg: self.alg.clone(),
+            key_ops: self.key_ops.clone(),
+        }
+    }
+
+    /// The key id: `kid` when present, otherwise the RFC 7638 thumbprint of a valid P-256 key.
+    pub fn effective_kid(&self) -> Option<String> {
+        match &self.kid {
+            Some(kid) => Some(kid.clone()),
+            None => public_from_members(self).ok().map(|k| k.thumbprint()),
+        }
+    }
+}
+
+/// A JWK Set (RFC 7517 §5), as published at `/.well-known/jwks.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The keys, in publication order.
+    pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    /// Parses a JWK Set from JSON, refusing duplicate members at any depth.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, JoseError> {
+        let object = json::parse_object(bytes)?;
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+    }
+
+    /// Compact JSON text of the set. Private members are included if present: publish only
+    /// sets built from public keys.
+    pub fn to_json(&self) -> String {
+        let mut keys = String::from("[");
+        for (i, key) in self.keys.iter().enumerate() {
+            if i > 0 {
+                keys.push(',');
+            }
+            keys.push_str(&key.to_json());
+        }
+        keys.push(']');
+        let mut w = ObjectWriter::new();
+        w.raw("keys", &keys);
+        w.finish()
+    }
+
+    /// The first key whose [`effective_kid`](Jwk::effective_kid) is `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .or_else(|| {
+                self.keys
+                    .iter()
+                    .filter(|k| k.kid.is_none())
+                    .find(|k| k.effective_kid().as_deref() == Some(kid))
+            })
+    }
+
+    /// The validated P-256 public key named `kid`, or `None` when the set has no such key.
+    pub fn public_key(&self, kid: &str) -> Option<Result<PublicKey, JoseError>> {
+        self.find(kid).map(PublicKey::from_jwk)
+    }
+}
+
+/// A validated P-256 public key: on the curve, not the identity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PublicKey(p256::PublicKey);
+
+impl PublicKey {
+    /// Validates a public EC JWK: `kty` `"EC"`, `crv` `"P-256"`, `x` and `y` exactly 32 bytes
+    /// of strict base64url, the point on the curve (RFC 7518 §6.2.1, RFC 8725 §3.4). A JWK that
+    /// carries `d` is refused: a private key where a public one is expected is a mistake.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        if jwk.d.is_some() {
+            return Err(JoseError::InvalidKey);
+        }
+        public_from_members(jwk)
+    }
+
+    /// Parses a SEC1 point (uncompressed `04‖x‖y` or compressed), refusing the identity.
+    pub fn from_sec1_bytes(bytes: &[u8]) -> Result<Self, JoseError> {
+        p256::PublicKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| JoseError::InvalidKey)
+    }
+
+    /// The uncompressed SEC1 encoding `04‖x‖y`.
+    pub fn to_sec1_bytes(&self) -> [u8; 65] {
+        let mut out = [0u8; 65];
+        out.copy_from_slice(self.0.to_encoded_point(false).as_bytes());
+        out
+    }
+
+    /// The public JWK, with `kid` set to the thumbprint.
+    pub fn to_jwk(&self) -> Jwk {
+        let (x, y) = self.coordinates_b64();
+        let kid = thumbprint_of(&x, &y);
+        Jwk {
+            kty: KTY_EC.into(),
+            crv: Some(CRV_P256.into()),
+            x: Some(x),
+            y: Some(y),
+            kid: Some(kid),
+            ..Jwk::default()
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint: SHA-256 over `{"crv","kty","x","y"}` in that order,
+    /// base64url.
+    pub fn thumbprint(&self) -> String {
+        let (x, y) = self.coordinates_b64();
+        thumbprint_of(&x, &y)
+    }
+
+    /// The underlying `p256` key.
+    pub fn as_p256(&self) -> &p256::PublicKey {
+        &self.0
+    }
+
+    fn coordinates_b64(&self) -> (String, String) {
+        let point = self.0.to_encoded_point(false);
+        let bytes = point.as_bytes();
+        // Uncompressed SEC1: 04 ‖ x (32) ‖ y (32).
+        (b64::encode(&bytes[1..33]), b64::encode(&bytes[33..65]))
+    }
+}
+
+impl From<p256::PublicKey> for PublicKey {
+    fn from(key: p256::PublicKey) -> Self {
+        Self(key)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (x, y) = self.coordinates_b64();
+        f.debug_struct("PublicKey")
+            .field("x", &x)
+            .field("y", &y)
+            .finish()
+    }
+}
+
+fn thumbprint_of(x: &str, y: &str) -> String {
+    // RFC 7638 §3.2: required members only, lexicographic order, no whitespace.
+    let mut w = ObjectWriter::new();
+    w.string("crv", CRV_P256)
+        .string("kty", KTY_EC)
+        .string("x", x)
+        .string("y", y);
+    b64::encode(&Sha256::digest(w.finish().as_bytes()))
+}
+
+/// Validates the public members of an EC JWK, ignoring `d`.
+fn public_from_members(jwk: &Jwk) -> Result<PublicKey, JoseError> {
+    if jwk.kty != KTY_EC || jwk.crv.as_deref() != Some(CRV_P256) {
+        return Err(JoseError::InvalidKey);
+    }
+    let coordinate = |c: &Option<String>| -> Result<[u8; 32], JoseError> {
+        let text = c.as_deref().ok_or(JoseError::InvalidKey)?;
+        b64::decode_array::<32>(text)
+            .ok()
+            .flatten()
+            .ok_or(JoseError::InvalidKey)
+    };
+    let x = coordinate(&jwk.x)?;
+    let y = coordinate(&jwk.y)?;
+    let point = EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
+    Option::<p256::PublicKey>::from(p256::PublicKey::from_encoded_point(&point))
+        .map(PublicKey)
+        .ok_or(JoseError::InvalidKey)
+}
+
+/// Validates an `epk` header value (RFC 7518 §4.6.1.1): a public P-256 JWK, nothing else.
+pub(crate) fn epk_from_value(value: &serde_json::Value) -> Result<PublicKey, JoseError> {
+    let serde_json::Value::Object(object) = value else {
+        return Err(JoseError::InvalidEpk);
+    };
+    let jwk = Jwk::from_object(object.clone()).map_err(|_| JoseError::InvalidEpk)?;
+    PublicKey::from_jwk(&jwk).map_err(|_| JoseError::InvalidEpk)
+}
+
+/// A P-256 private key, used for ES256 signing or ECDH-ES key agreement.
+///
+/// Zeroized on drop (by `p256`), redacted in `Debug`; deliberately neither `Clone` nor
+/// `Serialize`. Export it with [`PrivateKey::to_jwk`], explicitly.
+pub struct PrivateKey(SigningKey);
+
+impl PrivateKey {
+    /// Generates a fresh key from `rng`.
+    pub fn generate(rng: &mut impl CryptoRngCore) -> Self {
+        Self(SigningKey::random(rng))
+    }
+
+    /// Parses a 32-byte big-endian private scalar, refusing 0 and values ≥ the group order.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, JoseError> {
+        SecretKey::from_bytes(bytes.into())
+            .map(|k| Self(SigningKey::from(k)))
+            .map_err(|_| JoseError::InvalidKey)
+    }
+
+    /// Validates a private EC JWK: the public members as in [`PublicKey::from_jwk`], `d`
+    /// exactly 32 bytes in range, and `d·G` equal to (`x`, `y`).
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        let public = public_from_members(jwk)?;
+        let d = jwk.d.as_ref().ok_or(JoseError::InvalidKey)?;
+        let scalar = Zeroizing::new(
+            b64::decode_array::<32>(d.expose())
+                .ok()
+                .flatten()
+                .ok_or(JoseError::InvalidKey)?,
+        );
+        let key = Self::from_bytes(&scalar)?;
+        if key.public_key() != public {
+            return Err(JoseError::KeyMismatch);
+        }
+        Ok(key)
+    }
+
+    /// The private JWK, including `d`, with `kid` set to the thumbprint. Handle with care.
+    pub fn to_jwk(&self) -> Jwk {
+        let mut jwk = self.public_key().to_jwk();
+        let scalar = Zeroizing::new(self.0.to_bytes());
+        jwk.d = Some(JwkSecret(b64::encode(&scalar)));
+        jwk
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(p256::PublicKey::from(self.0.verifying_key()))
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
+    }
+
+    /// Raw ECDH with `peer` (RFC 7518 §4.6.2: Z is the x coordinate of d·Q).
+    pub(crate) fn diffie_hellman(&self, peer: &PublicKey) -> p256::ecdh::SharedSecret {
+        p256::ecdh::diffie_hellman(self.0.as_nonzero_scalar(), peer.0.as_affine())
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("kid", &self.public_key().thumbprint())
+            .finish_non_exhaustive()
+    }
+}
