@@ -297,24 +297,22 @@ fn a_result_presented_as_a_command_and_the_reverse() {
     // A result-typed token signed by the provider, sealed to the server.
     let claims = serde_json::to_value(command()).unwrap();
     let provider = PrivateKey::from_jwk(&w.provider.to_jwk()).unwrap();
+    let header = command_header(&w, envelope::RESULT_TYP);
     let token = forge(
         &mut w,
-        command_header(&w, envelope::RESULT_TYP),
+        header,
         &claims,
         &provider,
     );
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongType);
-    let token = forge(
-        &mut w,
-        HeaderParams {
-            typ: None,
-            ..command_header(&w, "")
-        },
-        &claims,
-        &provider,
-    );
+    let header = HeaderParams {
+        typ: None,
+        ..command_header(&w, "")
+    };
+    let token = forge(&mut w, header, &claims, &provider);
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::MissingType);
-    let token = forge(&mut w, command_header(&w, "JWT"), &claims, &provider);
+    let header = command_header(&w, "JWT");
+    let token = forge(&mut w, header, &claims, &provider);
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongType);
     // A command signed by the server's key and presented as a result.
     let as_result = envelope::sign_command(&command(), &w.server_sig).unwrap();
@@ -457,7 +455,7 @@ fn claims_schema_is_enforced() {
         ),
         (
             "bad capdu",
-            serde_json::json!([{"op": "apdu", "aid": "A000000062", "capdu": "00A40400FF"}]),
+            serde_json::json!([{"op": "apdu", "aid": "A000000062", "capdu": "00A404000501"}]),
         ),
         ("no ops", serde_json::json!([])),
     ];

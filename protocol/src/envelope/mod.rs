@@ -138,9 +138,9 @@ pub struct VerifiedCommand {
 ///
 /// `decryption_key` finds the server's encryption key by the JWE `kid`; `provider_key` finds
 /// a provider's signature key by the JWS `kid`. Replay (`jti` seen before) is not checked here.
-pub fn open_command(
+pub fn open_command<'k>(
     token: &str,
-    decryption_key: impl FnOnce(&str) -> Option<&'_ PrivateKey>,
+    decryption_key: impl FnOnce(&str) -> Option<&'k PrivateKey>,
     provider_key: impl FnOnce(&str) -> Option<ProviderKey>,
     policy: &CommandPolicy<'_>,
 ) -> Result<VerifiedCommand, EnvelopeError> {

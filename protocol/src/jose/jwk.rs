@@ -36,6 +36,16 @@ impl JwkSecret {
     }
 }
 
+impl PartialEq for JwkSecret {
+    /// Constant-time comparison of the encoded scalars.
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == other.0.len() && bool::from(self.0.as_bytes().ct_eq(other.0.as_bytes()))
+    }
+}
+
+impl Eq for JwkSecret {}
+
 impl fmt::Debug for JwkSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("JwkSecret(..)")
@@ -48,7 +58,7 @@ impl fmt::Debug for JwkSecret {
 /// than `kty` are optional here so that a JWKS holding keys of other types still parses; use
 /// [`PublicKey::from_jwk`] or [`PrivateKey::from_jwk`] to validate one. Parse untrusted text
 /// with [`Jwk::from_json`], which refuses duplicate members.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     /// Key type; `"EC"` for every key this profile accepts.
     pub kty: String,
