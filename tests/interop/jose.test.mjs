@@ -44,9 +44,11 @@ function file(name, value) {
   return path;
 }
 
-async function keyPair(name) {
-  // Keys made by jose, so that key import is tested too.
-  const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+async function keyPair(name, alg = 'ES256') {
+  // Keys made by jose, so that key import is tested too. WebCrypto keys carry their use:
+  // ECDSA keys for ES256, ECDH keys for ECDH-ES.
+  const options = alg === 'ES256' ? { extractable: true } : { extractable: true, crv: 'P-256' };
+  const { privateKey, publicKey } = await jose.generateKeyPair(alg, options);
   const priv = await jose.exportJWK(privateKey);
   const pub = await jose.exportJWK(publicKey);
   const kid = await jose.calculateJwkThumbprint(pub);
@@ -87,9 +89,9 @@ function resultClaims(cmd, extra = {}) {
 }
 
 const provider = await keyPair('provider');
-const providerEnc = await keyPair('provider-enc');
+const providerEnc = await keyPair('provider-enc', 'ECDH-ES+A256KW');
 const serverSig = await keyPair('server-sig');
-const serverEnc = await keyPair('server-enc');
+const serverEnc = await keyPair('server-enc', 'ECDH-ES+A256KW');
 const jwks = file('jwks.json', { keys: [{ ...serverSig.pub, kid: serverSig.kid, use: 'sig', alg: 'ES256' }] });
 
 test('a command kazashi signs and seals is opened and verified by jose', async () => {

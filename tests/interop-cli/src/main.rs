@@ -184,7 +184,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
         }
         Some("jws-verify") => {
             let verified = jws::verify(&stdin()?, &public_key(rest, "--key")?)?;
-            Ok(String::from_utf8_lossy(&verified.payload).into_owned())
+            Ok(String::from_utf8_lossy(verified.payload()).into_owned())
         }
         Some("jws-sign") => {
             let params = HeaderParams {
