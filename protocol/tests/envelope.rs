@@ -298,12 +298,7 @@ fn a_result_presented_as_a_command_and_the_reverse() {
     let claims = serde_json::to_value(command()).unwrap();
     let provider = PrivateKey::from_jwk(&w.provider.to_jwk()).unwrap();
     let header = command_header(&w, envelope::RESULT_TYP);
-    let token = forge(
-        &mut w,
-        header,
-        &claims,
-        &provider,
-    );
+    let token = forge(&mut w, header, &claims, &provider);
     assert_eq!(w.open(&token, NOW).unwrap_err(), EnvelopeError::WrongType);
     let header = HeaderParams {
         typ: None,

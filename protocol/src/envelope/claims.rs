@@ -156,7 +156,9 @@ impl CommandClaims {
             return Err(EnvelopeError::InvalidClaims("exp must be after iat"));
         }
         if self.ops.is_empty() || self.ops.len() > MAX_OPS {
-            return Err(EnvelopeError::InvalidClaims("ops must hold 1 to 64 operations"));
+            return Err(EnvelopeError::InvalidClaims(
+                "ops must hold 1 to 64 operations",
+            ));
         }
         self.ops.iter().try_for_each(Op::validate)
     }
@@ -367,14 +369,19 @@ mod b64opt {
     use alloc::vec::Vec;
     use serde::{Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => super::b64::serialize(bytes, s),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         super::b64::deserialize(d).map(Some)
     }
 }
@@ -398,14 +405,19 @@ mod hexopt {
     use alloc::vec::Vec;
     use serde::{Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => super::hexstr::serialize(bytes, s),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         super::hexstr::deserialize(d).map(Some)
     }
 }

@@ -37,7 +37,10 @@ pub const DEFAULT_LEEWAY: u64 = 60;
 pub const DEFAULT_MAX_LIFETIME: u64 = 600;
 
 /// Signs a command with the provider's key (compact JWS, `kid` = the key's thumbprint).
-pub fn sign_command(claims: &CommandClaims, provider_key: &PrivateKey) -> Result<String, EnvelopeError> {
+pub fn sign_command(
+    claims: &CommandClaims,
+    provider_key: &PrivateKey,
+) -> Result<String, EnvelopeError> {
     claims.validate()?;
     sign(claims, COMMAND_TYP, provider_key)
 }
@@ -54,7 +57,10 @@ pub fn seal_command(
 }
 
 /// Signs a result with the server's key.
-pub fn sign_result(claims: &ResultClaims, server_key: &PrivateKey) -> Result<String, EnvelopeError> {
+pub fn sign_result(
+    claims: &ResultClaims,
+    server_key: &PrivateKey,
+) -> Result<String, EnvelopeError> {
     claims.validate()?;
     sign(claims, RESULT_TYP, server_key)
 }
@@ -70,8 +76,13 @@ pub fn seal_result(
     seal(&signed, provider_key, rng)
 }
 
-fn sign<T: serde::Serialize>(claims: &T, typ: &str, key: &PrivateKey) -> Result<String, EnvelopeError> {
-    let payload = serde_json::to_vec(claims).map_err(|_| EnvelopeError::InvalidClaims("unserializable"))?;
+fn sign<T: serde::Serialize>(
+    claims: &T,
+    typ: &str,
+    key: &PrivateKey,
+) -> Result<String, EnvelopeError> {
+    let payload =
+        serde_json::to_vec(claims).map_err(|_| EnvelopeError::InvalidClaims("unserializable"))?;
     let params = HeaderParams {
         typ: Some(typ.to_string()),
         kid: Some(key.public_key().thumbprint()),
@@ -80,13 +91,23 @@ fn sign<T: serde::Serialize>(claims: &T, typ: &str, key: &PrivateKey) -> Result<
     Ok(jws::sign(&params, &payload, key)?)
 }
 
-fn seal(signed: &str, recipient: &PublicKey, rng: &mut impl CryptoRngCore) -> Result<String, EnvelopeError> {
+fn seal(
+    signed: &str,
+    recipient: &PublicKey,
+    rng: &mut impl CryptoRngCore,
+) -> Result<String, EnvelopeError> {
     let params = HeaderParams {
         typ: None,
         kid: Some(recipient.thumbprint()),
         cty: Some(NESTED_CTY.to_string()),
     };
-    Ok(jwe::encrypt(signed.as_bytes(), recipient, KeyManagement::EcdhEsA256Kw, &params, rng)?)
+    Ok(jwe::encrypt(
+        signed.as_bytes(),
+        recipient,
+        KeyManagement::EcdhEsA256Kw,
+        &params,
+        rng,
+    )?)
 }
 
 /// What the server checks a command against.
@@ -147,7 +168,11 @@ pub fn open_command<'k>(
     let signed = unseal(token, decryption_key, true)?;
     let unverified = jws::decode(&signed)?;
     check_typ(unverified.header().typ.as_deref(), COMMAND_TYP)?;
-    let kid = unverified.header().kid.clone().ok_or(EnvelopeError::MissingKeyId)?;
+    let kid = unverified
+        .header()
+        .kid
+        .clone()
+        .ok_or(EnvelopeError::MissingKeyId)?;
     let owner = provider_key(&kid).ok_or(EnvelopeError::UnknownKey)?;
     let verified = unverified.verify(&owner.key)?;
     let claims: CommandClaims = parse_claims(&verified.payload())?;
@@ -165,7 +190,10 @@ pub fn open_command<'k>(
     if claims.iat > policy.now.saturating_add(policy.leeway) {
         return Err(EnvelopeError::IssuedInFuture);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > policy.now.saturating_add(policy.leeway)) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > policy.now.saturating_add(policy.leeway))
+    {
         return Err(EnvelopeError::NotYetValid);
     }
     if claims.exp - claims.iat > policy.max_lifetime {
@@ -209,7 +237,10 @@ pub struct VerifiedResult {
 }
 
 /// Verifies a result (and opens it first when it is sealed): the provider's side.
-pub fn verify_result(token: &str, policy: &ResultPolicy<'_>) -> Result<VerifiedResult, EnvelopeError> {
+pub fn verify_result(
+    token: &str,
+    policy: &ResultPolicy<'_>,
+) -> Result<VerifiedResult, EnvelopeError> {
     let sealed = is_sealed(token);
     let signed = if sealed {
         let key = policy.provider_key.ok_or(EnvelopeError::SealedNeedsKey)?;
@@ -219,8 +250,15 @@ pub fn verify_result(token: &str, policy: &ResultPolicy<'_>) -> Result<VerifiedR
     };
     let unverified = jws::decode(&signed)?;
     check_typ(unverified.header().typ.as_deref(), RESULT_TYP)?;
-    let kid = unverified.header().kid.as_deref().ok_or(EnvelopeError::MissingKeyId)?;
-    let jwk = policy.server_keys.find(kid).ok_or(EnvelopeError::UnknownKey)?;
+    let kid = unverified
+        .header()
+        .kid
+        .as_deref()
+        .ok_or(EnvelopeError::MissingKeyId)?;
+    let jwk = policy
+        .server_keys
+        .find(kid)
+        .ok_or(EnvelopeError::UnknownKey)?;
     let key = PublicKey::from_jwk(jwk)?;
     let verified = unverified.verify(&key)?;
     let claims: ResultClaims = parse_claims(&verified.payload())?;
@@ -235,7 +273,12 @@ pub fn verify_result(token: &str, policy: &ResultPolicy<'_>) -> Result<VerifiedR
         return Err(EnvelopeError::IssuedInFuture);
     }
     if let Some(max_age) = policy.max_age {
-        if policy.now > claims.iat.saturating_add(max_age).saturating_add(policy.leeway) {
+        if policy.now
+            > claims
+                .iat
+                .saturating_add(max_age)
+                .saturating_add(policy.leeway)
+        {
             return Err(EnvelopeError::Expired);
         }
     }
@@ -261,7 +304,11 @@ fn unseal<'k>(
         };
     }
     let sealed = jwe::decode(token)?;
-    let kid = sealed.header().kid.as_deref().ok_or(EnvelopeError::MissingKeyId)?;
+    let kid = sealed
+        .header()
+        .kid
+        .as_deref()
+        .ok_or(EnvelopeError::MissingKeyId)?;
     let key = key(kid).ok_or(EnvelopeError::UnknownKey)?;
     let opened = sealed.decrypt(key)?;
     // RFC 7519 §5.2: cty "JWT" marks a nested JWT (compared case-insensitively).
@@ -273,7 +320,8 @@ fn unseal<'k>(
     {
         return Err(EnvelopeError::WrongContentType);
     }
-    String::from_utf8(opened.plaintext).map_err(|_| EnvelopeError::Jose(crate::jose::JoseError::InvalidUtf8))
+    String::from_utf8(opened.plaintext)
+        .map_err(|_| EnvelopeError::Jose(crate::jose::JoseError::InvalidUtf8))
 }
 
 /// A compact JWE has five parts, a JWS three (RFC 7516 §9).
