@@ -175,7 +175,7 @@ pub fn open_command<'k>(
         .ok_or(EnvelopeError::MissingKeyId)?;
     let owner = provider_key(&kid).ok_or(EnvelopeError::UnknownKey)?;
     let verified = unverified.verify(&owner.key)?;
-    let claims: CommandClaims = parse_claims(&verified.payload())?;
+    let claims: CommandClaims = parse_claims(verified.payload())?;
     claims.validate()?;
     if claims.iss != owner.provider {
         return Err(EnvelopeError::WrongIssuer);
@@ -261,7 +261,7 @@ pub fn verify_result(
         .ok_or(EnvelopeError::UnknownKey)?;
     let key = PublicKey::from_jwk(jwk)?;
     let verified = unverified.verify(&key)?;
-    let claims: ResultClaims = parse_claims(&verified.payload())?;
+    let claims: ResultClaims = parse_claims(verified.payload())?;
     claims.validate()?;
     if claims.iss != policy.issuer {
         return Err(EnvelopeError::WrongIssuer);

@@ -137,7 +137,7 @@ fn run(args: &[String]) -> Result<String, Failure> {
                 &stdin()?,
                 |kid| (kid == server.public_key().thumbprint()).then_some(&server),
                 |kid| {
-                    (kid == provider_kid).then(|| ProviderKey {
+                    (kid == provider_kid).then_some(ProviderKey {
                         provider: provider_id,
                         key: provider,
                     })
