@@ -2,8 +2,6 @@
 //!
 //! Parsing and encoding live in `kazashi_protocol::idstore`; this module only keeps state.
 
-use std::collections::BTreeMap;
-
 use kazashi_protocol::apdu::StatusWord;
 use kazashi_protocol::idstore::{Kind, Reply, Request, Slot};
 use p256::ecdsa::signature::hazmat::PrehashSigner;
@@ -158,10 +156,7 @@ fn insert_within(
     if after > capacity {
         return Err(StatusWord::NotEnoughMemory);
     }
-    objects
-        .entry(ns)
-        .or_insert_with(BTreeMap::new)
-        .insert(name, object);
+    objects.entry(ns).or_default().insert(name, object);
     Ok(())
 }
 

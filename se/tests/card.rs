@@ -1,6 +1,12 @@
 //! The virtual card driven in-process by the protocol crate's SCP03 host: every ID-store
 //! instruction at every level, GlobalPlatform data, durability, and bad input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::type_complexity,
+    reason = "test helpers: a failure should fail the test"
+)]
+
 mod common;
 
 use common::*;
