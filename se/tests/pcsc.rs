@@ -212,8 +212,8 @@ fn yubikit(pcscd: &Pcscd, logs: &dyn Fn() -> String) {
         }
         panic!(
             "yubikit's venv is missing ({}). Run `cargo xtask test` (it creates it), or\n  \
-             python3 -m venv target/yubikit-venv && target/yubikit-venv/bin/pip install \
-             yubikey-manager\nor set KAZASHI_SKIP_YUBIKIT=1 to skip this check.",
+             python3 -m venv target/yubikit-venv && target/yubikit-venv/bin/pip install -r \
+             se/tests/yubikit/requirements.txt\nor set KAZASHI_SKIP_YUBIKIT=1 to skip this check.",
             python.display()
         );
     }
