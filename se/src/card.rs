@@ -309,7 +309,9 @@ impl VirtualCard {
 /// logical channel only.
 fn check_class(cla: u8) -> Result<(), StatusWord> {
     match cla {
-        0x00 | 0x80 | 0x84 => Ok(()),
+        // `04`: an interindustry command (GET DATA, GP §11.3.1) under SCP03 secure messaging,
+        // as yubikit's `SecurityDomainSession.get_data` sends it.
+        0x00 | 0x04 | 0x80 | 0x84 => Ok(()),
         0x01..=0x03 | 0x81..=0x83 | 0x85..=0x87 | 0x40..=0x4F | 0xC0..=0xCF | 0xE0..=0xEF => {
             Err(StatusWord::LogicalChannelNotSupported)
         }

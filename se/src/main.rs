@@ -1,5 +1,10 @@
 //! `kazashi-se`: create, serve and inspect a virtual secure element.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool: its output goes to stdout"
+)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

@@ -1,6 +1,12 @@
 //! The virtual card driven in-process by the protocol crate's SCP03 host: every ID-store
 //! instruction at every level, GlobalPlatform data, durability, and bad input.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::type_complexity,
+    reason = "test helpers: a failure should fail the test"
+)]
+
 mod common;
 
 use common::*;
@@ -297,6 +303,35 @@ fn global_platform_data() {
             .unwrap(),
         idstore::AID
     );
+}
+
+/// GET DATA in the interindustry class under SCP03 (CLA `04`, GP §11.3.1), as yubikit's
+/// `SecurityDomainSession.get_data` sends it; in plain, CLA `04` has no session to check it.
+#[test]
+fn interindustry_get_data_under_secure_messaging() {
+    let mut card = VirtualCard::in_memory(state());
+    let isd = card.state().profile.isd_aid.0.clone();
+    assert_eq!(select(&mut card, &isd).sw, StatusWord::Ok);
+    let plain_e0 = send(
+        &mut card,
+        &Command::new(0x00, 0xCA, 0x00, 0xE0).with_le(256),
+    );
+    assert_eq!(plain_e0.sw, StatusWord::Ok);
+    for level in SecurityLevel::ALL {
+        let mut channel = common::open_selected(&mut card, level, false);
+        let (wrapped, pending) = channel
+            .wrap(&Command::new(0x00, 0xCA, 0x00, 0xE0).with_le(256))
+            .unwrap();
+        assert_eq!(wrapped.cla, 0x04);
+        let response = channel
+            .unwrap(pending, &send(&mut card, &wrapped))
+            .unwrap()
+            .into_response();
+        assert_eq!(response, plain_e0, "{level:?}");
+    }
+    assert_eq!(select(&mut card, &isd).sw, StatusWord::Ok);
+    let bare = Command::new(0x04, 0xCA, 0x00, 0xE0).with_data(vec![0; 8]);
+    assert_ne!(send(&mut card, &bare).sw, StatusWord::Ok);
 }
 
 /// Runs `f` on a persisted card and asserts the state file's bytes are unchanged by it.

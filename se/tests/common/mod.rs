@@ -1,7 +1,16 @@
 //! Host-side helpers shared by the virtual card's tests: a GlobalPlatform host over any
 //! `CardTransport`, built on `kazashi_protocol::scp03`.
 
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::print_stdout,
+    reason = "test helpers: a failure should fail the test"
+)]
+
+pub mod procs;
 
 use kazashi_protocol::apdu::{Command, Response, StatusWord};
 use kazashi_protocol::idstore::{self, Reply, Request, Slot};

@@ -1,0 +1,143 @@
+//! What the PC/SC system tests (`se/tests/pcsc.rs`) need: pcscd with vsmartcard's vpcd driver,
+//! pcsc-tools, libpcsclite (the `pcsc` crate links it), and a Python venv with yubikit
+//! (PyPI `yubikey-manager`, over pyscard) as an independent SCP03 host.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{ensure_debian, have, root, run, run_env, step};
+
+/// The venv the tests look for (`se/tests/pcsc.rs` reads `target/yubikit-venv/bin/python`).
+fn venv() -> PathBuf {
+    root().join("target/yubikit-venv")
+}
+
+/// The pinned Python packages.
+fn requirements() -> PathBuf {
+    root().join("se/tests/yubikit/requirements.txt")
+}
+
+/// Installs the Debian packages and creates the yubikit venv when missing.
+pub(crate) fn ensure() -> Result<(), String> {
+    let probes: [(&str, bool); 6] = [
+        ("pcscd", have("pcscd")),
+        ("vsmartcard-vpcd", Path::new(VPCD_DRIVER).exists()),
+        ("pcsc-tools", have("scriptor")),
+        ("pkg-config", have("pkg-config")),
+        // The `pcsc` crate links libpcsclite (found through pkg-config).
+        ("libpcsclite-dev", pkg_config_has("libpcsclite")),
+        ("python3-venv", python_has_venv()),
+    ];
+    let missing: Vec<&str> = probes
+        .iter()
+        .filter(|(_, present)| !present)
+        .map(|(package, _)| *package)
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    ensure_yubikit()
+}
+
+/// Where Debian's vsmartcard-vpcd puts the driver (and where the tests look for it).
+const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    step(&format!(
+        "installing {} (PC/SC system tests)",
+        packages.join(" ")
+    ));
+    if !have("apt-get") {
+        return Err(format!(
+            "apt-get is not available: install the Debian packages {} yourself \
+             (or set KAZASHI_SKIP_PCSC=1 to skip the PC/SC tests)",
+            packages.join(" ")
+        ));
+    }
+    run(&root(), "apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run_env(
+        &root(),
+        "apt-get",
+        &args,
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )
+    .map_err(|e| {
+        format!(
+            "{e}\ninstall the Debian packages {} (as root) and retry",
+            packages.join(" ")
+        )
+    })
+}
+
+fn python_has_venv() -> bool {
+    Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn pkg_config_has(library: &str) -> bool {
+    Command::new("pkg-config")
+        .args(["--exists", library])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn yubikit_ready(python: &Path) -> bool {
+    python.exists()
+        && Command::new(python)
+            .args(["-c", "import ykman, yubikit, smartcard"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+}
+
+fn ensure_yubikit() -> Result<(), String> {
+    let venv = venv();
+    let python = venv.join("bin/python");
+    if yubikit_ready(&python) {
+        return Ok(());
+    }
+    step("creating the yubikit venv (PyPI yubikey-manager, pyscard) in target/yubikit-venv");
+    let _ = std::fs::remove_dir_all(&venv);
+    run(&root(), "python3", &["-m", "venv", &venv.to_string_lossy()])?;
+    let pip = venv.join("bin/pip").to_string_lossy().into_owned();
+    let requirements = requirements().to_string_lossy().into_owned();
+    let install = [
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-r",
+        requirements.as_str(),
+    ];
+    if run(&root(), &pip, &install).is_err() {
+        // No pyscard wheel for this Python: it builds from source with SWIG and a compiler.
+        ensure_debian("swig", &["swig", "python3-dev", "gcc", "libpcsclite-dev"])?;
+        run(&root(), &pip, &install)?;
+    }
+    if yubikit_ready(&python) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} cannot import ykman and smartcard after installing {}",
+            python.display(),
+            requirements
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test -p xtask -- --ignored`: installs what the PC/SC tests need, like
+    /// `cargo xtask test` does before the Rust tests.
+    #[test]
+    #[ignore = "installs packages and a venv"]
+    fn ensure_installs_everything() {
+        super::ensure().unwrap();
+        assert!(super::yubikit_ready(&super::venv().join("bin/python")));
+    }
+}
