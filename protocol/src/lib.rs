@@ -15,5 +15,6 @@ pub mod envelope;
 pub mod hex;
 pub mod idstore;
 pub mod jose;
+pub mod online;
 pub mod scp03;
 pub mod tlv;

@@ -1,0 +1,250 @@
+//! The relay script format: what the server sends the common app, and what it sends back.
+//!
+//! The relay holds no keys and decides nothing: it sends each APDU of the script to the chip
+//! in order and returns every response. The only rule it follows is the script's: an APDU
+//! marked `stop_unless_ok` ends the run when the chip does not answer `9000` (or `61XX`) —
+//! a failed SELECT or EXTERNAL AUTHENTICATE makes every later command useless.
+//!
+//! [`RelayRun`] is that loop as a sans-IO state machine, so the Rust relay, the kiosk and the
+//! JavaScript relay (through wasm) share it.
+
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::apdu::Response;
+
+/// Most APDUs in one script.
+pub const MAX_SCRIPT_APDUS: usize = 512;
+
+/// One APDU of a script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptApdu {
+    /// The command APDU, hex on the wire.
+    #[serde(with = "hexbytes")]
+    pub capdu: Vec<u8>,
+    /// Stop the run unless the chip answers `9000` or `61XX`.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub stop_unless_ok: bool,
+}
+
+/// A script: the server's answer to the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayScript {
+    /// Which exchange of the transaction this script belongs to (echoed in the report).
+    pub step: u32,
+    /// The APDUs, in order.
+    pub apdus: Vec<ScriptApdu>,
+}
+
+/// What the relay sends back: the responses, in order (fewer than the APDUs when it stopped).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayReport {
+    /// The script's `step`.
+    pub step: u32,
+    /// The response APDUs, hex on the wire.
+    #[serde(with = "hexlist")]
+    pub rapdus: Vec<Vec<u8>>,
+}
+
+/// Why a script or report is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// More than [`MAX_SCRIPT_APDUS`] APDUs, or more responses than APDUs.
+    TooLong,
+    /// An APDU or response is too short to be one.
+    Malformed,
+    /// The report answers another step.
+    WrongStep,
+}
+
+impl RelayScript {
+    /// Checks the script's size and shape.
+    pub fn validate(&self) -> Result<(), RelayError> {
+        if self.apdus.len() > MAX_SCRIPT_APDUS {
+            return Err(RelayError::TooLong);
+        }
+        if self.apdus.iter().any(|a| a.capdu.len() < 4) {
+            return Err(RelayError::Malformed);
+        }
+        Ok(())
+    }
+
+    /// Starts running the script.
+    pub fn start(&self) -> Result<RelayRun<'_>, RelayError> {
+        self.validate()?;
+        Ok(RelayRun {
+            script: self,
+            responses: Vec::with_capacity(self.apdus.len()),
+            stopped: false,
+        })
+    }
+}
+
+impl RelayReport {
+    /// Checks the report against the script it answers and parses the responses.
+    pub fn responses_for(&self, script: &RelayScript) -> Result<Vec<Response>, RelayError> {
+        if self.step != script.step {
+            return Err(RelayError::WrongStep);
+        }
+        if self.rapdus.len() > script.apdus.len() {
+            return Err(RelayError::TooLong);
+        }
+        self.rapdus
+            .iter()
+            .map(|r| Response::parse(r).map_err(|_| RelayError::Malformed))
+            .collect()
+    }
+}
+
+/// A script being run: ask for the next APDU, hand in the chip's response, repeat.
+#[derive(Debug)]
+pub struct RelayRun<'a> {
+    script: &'a RelayScript,
+    responses: Vec<Vec<u8>>,
+    stopped: bool,
+}
+
+impl RelayRun<'_> {
+    /// The next APDU to send, or `None` when the run is over.
+    pub fn next_apdu(&self) -> Option<&[u8]> {
+        if self.stopped {
+            return None;
+        }
+        self.script
+            .apdus
+            .get(self.responses.len())
+            .map(|a| a.capdu.as_slice())
+    }
+
+    /// Records the chip's response to the APDU [`Self::next_apdu`] gave.
+    pub fn handle_response(&mut self, rapdu: &[u8]) {
+        let Some(apdu) = self.script.apdus.get(self.responses.len()) else {
+            return;
+        };
+        let ok = Response::parse(rapdu).is_ok_and(|r| r.sw.is_success());
+        if apdu.stop_unless_ok && !ok {
+            self.stopped = true;
+        }
+        self.responses.push(rapdu.to_vec());
+    }
+
+    /// Ends the run early (the card was removed): the report holds what was answered.
+    pub fn abort(&mut self) {
+        self.stopped = true;
+    }
+
+    /// The report to send to the server.
+    pub fn finish(self) -> RelayReport {
+        RelayReport {
+            step: self.script.step,
+            rapdus: self.responses,
+        }
+    }
+}
+
+mod hexbytes {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::hex::encode_upper(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::hex::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
+    }
+}
+
+mod hexlist {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(list.len()))?;
+        for bytes in list {
+            seq.serialize_element(&crate::hex::encode_upper(bytes))?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        if texts.len() > super::MAX_SCRIPT_APDUS {
+            return Err(D::Error::custom("too many responses"));
+        }
+        texts
+            .iter()
+            .map(|t| crate::hex::decode(t).ok_or_else(|| D::Error::custom("invalid hex")))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn script() -> RelayScript {
+        RelayScript {
+            step: 1,
+            apdus: vec![
+                ScriptApdu { capdu: vec![0, 0xA4, 4, 0, 1, 1], stop_unless_ok: true },
+                ScriptApdu { capdu: vec![0x84, 0xD0, 0, 0], stop_unless_ok: false },
+                ScriptApdu { capdu: vec![0x84, 0xD2, 0, 0], stop_unless_ok: false },
+            ],
+        }
+    }
+
+    #[test]
+    fn runs_every_apdu_and_reports_in_order() {
+        let script = script();
+        let mut run = script.start().unwrap();
+        let mut sent = Vec::new();
+        while let Some(apdu) = run.next_apdu() {
+            sent.push(apdu.to_vec());
+            // A failing command that does not stop the run.
+            let answer: &[u8] = if sent.len() == 2 { &[0x6A, 0x88] } else { &[0x90, 0x00] };
+            run.handle_response(answer);
+        }
+        assert_eq!(sent.len(), 3);
+        let report = run.finish();
+        assert_eq!(report.rapdus, vec![vec![0x90, 0], vec![0x6A, 0x88], vec![0x90, 0]]);
+        assert_eq!(report.responses_for(&script).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn stops_when_a_gate_fails() {
+        let script = script();
+        let mut run = script.start().unwrap();
+        run.handle_response(&[0x6A, 0x82]);
+        assert!(run.next_apdu().is_none());
+        assert_eq!(run.finish().rapdus.len(), 1);
+    }
+
+    #[test]
+    fn wire_format_and_refusals() {
+        let text = serde_json::to_string(&script()).unwrap();
+        assert!(text.starts_with(r#"{"step":1,"apdus":[{"capdu":"00A404000101","stop_unless_ok":true},{"capdu":"84D00000"}"#), "{text}");
+        let back: RelayScript = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, script());
+        assert!(serde_json::from_str::<RelayScript>(r#"{"step":1,"apdus":[{"capdu":"0G"}]}"#).is_err());
+        assert!(serde_json::from_str::<RelayScript>(r#"{"step":1,"apdus":[],"x":1}"#).is_err());
+        let short = RelayScript { step: 1, apdus: vec![ScriptApdu { capdu: vec![0], stop_unless_ok: false }] };
+        assert_eq!(short.start().unwrap_err(), RelayError::Malformed);
+        let report = RelayReport { step: 2, rapdus: vec![] };
+        assert_eq!(report.responses_for(&script()), Err(RelayError::WrongStep));
+        let report = RelayReport { step: 1, rapdus: vec![vec![0x90, 0]; 4] };
+        assert_eq!(report.responses_for(&script()), Err(RelayError::TooLong));
+        let report = RelayReport { step: 1, rapdus: vec![vec![0x90]] };
+        assert_eq!(report.responses_for(&script()), Err(RelayError::Malformed));
+    }
+}
