@@ -24,8 +24,8 @@ use alloc::vec::Vec;
 use crate::apdu::{Response, StatusWord};
 use crate::envelope::{OpResult, Status};
 use crate::scp03::{
-    Aid, Challenge, ChallengeMode, Scp03Error, Script, ScriptTarget, ScriptVerifier,
-    SecurityLevel, SequenceCounter, StaticKeys, initialize_update, select_by_aid,
+    Aid, Challenge, ChallengeMode, Scp03Error, Script, ScriptTarget, ScriptVerifier, SecurityLevel,
+    SequenceCounter, StaticKeys, initialize_update, select_by_aid,
 };
 
 /// What the server knows of a chip's issuer security domain.
@@ -156,7 +156,10 @@ impl Transaction {
         self.step += 1;
         let (apdus, pending) = match chip.target.options.challenge {
             ChallengeMode::PseudoRandom => {
-                let expected = chip.counter.next().ok_or(Scp03Error::SequenceCounterExhausted)?;
+                let expected = chip
+                    .counter
+                    .next()
+                    .ok_or(Scp03Error::SequenceCounterExhausted)?;
                 let script = Script::predict(
                     keys,
                     &chip.target,
@@ -268,20 +271,22 @@ impl Transaction {
                     apdus,
                 }))
             }
-            Pending::Authenticated { verifier } => {
-                match verifier.verify(keys, rest) {
-                    Ok(checked) => {
-                        self.record(&segment, &checked.results);
-                        self.next += 1;
-                        Ok(Progress::Continue { counter: None })
-                    }
-                    Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
+            Pending::Authenticated { verifier } => match verifier.verify(keys, rest) {
+                Ok(checked) => {
+                    self.record(&segment, &checked.results);
+                    self.next += 1;
+                    Ok(Progress::Continue { counter: None })
                 }
-            }
+                Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
+            },
         }
     }
 
-    fn record(&mut self, segment: &Segment, answers: &[Result<crate::scp03::CommandResult, Scp03Error>]) {
+    fn record(
+        &mut self,
+        segment: &Segment,
+        answers: &[Result<crate::scp03::CommandResult, Scp03Error>],
+    ) {
         let steps: Vec<&Step> = segment.steps.iter().collect();
         for (i, step) in steps.iter().enumerate() {
             if let (Some(slot), Some(answer)) = (self.results.get_mut(step.op), answers.get(i)) {

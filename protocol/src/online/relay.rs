@@ -197,9 +197,18 @@ mod tests {
         RelayScript {
             step: 1,
             apdus: vec![
-                ScriptApdu { capdu: vec![0, 0xA4, 4, 0, 1, 1], stop_unless_ok: true },
-                ScriptApdu { capdu: vec![0x84, 0xD0, 0, 0], stop_unless_ok: false },
-                ScriptApdu { capdu: vec![0x84, 0xD2, 0, 0], stop_unless_ok: false },
+                ScriptApdu {
+                    capdu: vec![0, 0xA4, 4, 0, 1, 1],
+                    stop_unless_ok: true,
+                },
+                ScriptApdu {
+                    capdu: vec![0x84, 0xD0, 0, 0],
+                    stop_unless_ok: false,
+                },
+                ScriptApdu {
+                    capdu: vec![0x84, 0xD2, 0, 0],
+                    stop_unless_ok: false,
+                },
             ],
         }
     }
@@ -212,12 +221,19 @@ mod tests {
         while let Some(apdu) = run.next_apdu() {
             sent.push(apdu.to_vec());
             // A failing command that does not stop the run.
-            let answer: &[u8] = if sent.len() == 2 { &[0x6A, 0x88] } else { &[0x90, 0x00] };
+            let answer: &[u8] = if sent.len() == 2 {
+                &[0x6A, 0x88]
+            } else {
+                &[0x90, 0x00]
+            };
             run.handle_response(answer);
         }
         assert_eq!(sent.len(), 3);
         let report = run.finish();
-        assert_eq!(report.rapdus, vec![vec![0x90, 0], vec![0x6A, 0x88], vec![0x90, 0]]);
+        assert_eq!(
+            report.rapdus,
+            vec![vec![0x90, 0], vec![0x6A, 0x88], vec![0x90, 0]]
+        );
         assert_eq!(report.responses_for(&script).unwrap().len(), 3);
     }
 
@@ -236,15 +252,32 @@ mod tests {
         assert!(text.starts_with(r#"{"step":1,"apdus":[{"capdu":"00A404000101","stop_unless_ok":true},{"capdu":"84D00000"}"#), "{text}");
         let back: RelayScript = serde_json::from_str(&text).unwrap();
         assert_eq!(back, script());
-        assert!(serde_json::from_str::<RelayScript>(r#"{"step":1,"apdus":[{"capdu":"0G"}]}"#).is_err());
+        assert!(
+            serde_json::from_str::<RelayScript>(r#"{"step":1,"apdus":[{"capdu":"0G"}]}"#).is_err()
+        );
         assert!(serde_json::from_str::<RelayScript>(r#"{"step":1,"apdus":[],"x":1}"#).is_err());
-        let short = RelayScript { step: 1, apdus: vec![ScriptApdu { capdu: vec![0], stop_unless_ok: false }] };
+        let short = RelayScript {
+            step: 1,
+            apdus: vec![ScriptApdu {
+                capdu: vec![0],
+                stop_unless_ok: false,
+            }],
+        };
         assert_eq!(short.start().unwrap_err(), RelayError::Malformed);
-        let report = RelayReport { step: 2, rapdus: vec![] };
+        let report = RelayReport {
+            step: 2,
+            rapdus: vec![],
+        };
         assert_eq!(report.responses_for(&script()), Err(RelayError::WrongStep));
-        let report = RelayReport { step: 1, rapdus: vec![vec![0x90, 0]; 4] };
+        let report = RelayReport {
+            step: 1,
+            rapdus: vec![vec![0x90, 0]; 4],
+        };
         assert_eq!(report.responses_for(&script()), Err(RelayError::TooLong));
-        let report = RelayReport { step: 1, rapdus: vec![vec![0x90]] };
+        let report = RelayReport {
+            step: 1,
+            rapdus: vec![vec![0x90]],
+        };
         assert_eq!(report.responses_for(&script()), Err(RelayError::Malformed));
     }
 }
