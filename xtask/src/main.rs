@@ -17,7 +17,7 @@ usage: cargo xtask <task>
 tasks:
   demo                 run the main job (what exists of it so far)
   test                 everything: format, lints, Rust tests, wasm build, Node interop, fuzz smoke
-  fuzz [--seconds N] [TARGET...]
+  fuzz [--seconds N] [--list] [TARGET...]
                        run the fuzz targets (default: all, 60 s each)
   bench                run the criterion benchmarks
 
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
-        Some("fuzz") => fuzz_cli(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         Some("bench") => run(&root(), "cargo", &["bench", "--workspace"]),
         Some("-h" | "--help" | "help") => {
             eprint!("{USAGE}");
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn demo() -> Result<(), String> {
-    step("kazashi demo: a provider seals a command, the server opens it and signs a result");
+    step("kazashi demo: a sealed command, one SCP03 script to a virtual chip, a verified result");
     run(
         &root(),
         "cargo",
@@ -57,9 +57,9 @@ fn demo() -> Result<(), String> {
             "--quiet",
             "--release",
             "-p",
-            "kazashi-protocol",
+            "kazashi-se",
             "--example",
-            "envelope_demo",
+            "online_demo",
         ],
     )
 }
@@ -128,25 +128,4 @@ fn test() -> Result<(), String> {
 
     eprintln!("\nxtask test: all steps passed");
     Ok(())
-}
-
-fn fuzz_cli(args: &[String]) -> Result<(), String> {
-    let mut seconds = 60;
-    let mut chosen = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        if arg == "--seconds" {
-            seconds = iter
-                .next()
-                .and_then(|s| s.parse().ok())
-                .ok_or("--seconds needs a number")?;
-        } else {
-            chosen.push(arg.clone());
-        }
-    }
-    if chosen.is_empty() {
-        chosen = fuzz::targets();
-    }
-    let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
-    fuzz::run(&chosen, seconds)
 }

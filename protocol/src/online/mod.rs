@@ -345,3 +345,16 @@ fn free(capdu: Vec<u8>) -> ScriptApdu {
         stop_unless_ok: false,
     }
 }
+
+impl core::fmt::Display for OnlineError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Scp03(e) => write!(f, "secure channel: {e}"),
+            Self::Relay(e) => write!(f, "relay: {e}"),
+            Self::NoRMac => f.write_str("the chip supports no security level with R-MAC"),
+            Self::NoScript => f.write_str("no script is outstanding"),
+        }
+    }
+}
+
+impl core::error::Error for OnlineError {}

@@ -71,6 +71,17 @@ pub enum PlanError {
     NamespaceTooLong,
 }
 
+impl core::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::InvalidApdu => "a raw apdu operation is not a valid command APDU",
+            Self::NamespaceTooLong => "the provider id does not fit the applet's namespace",
+        })
+    }
+}
+
+impl core::error::Error for PlanError {}
+
 /// Plans the operations of `claims` for the provider whose namespace is `namespace`
 /// (the provider's id). Policy (which raw APDUs are allowed) is checked before this.
 pub fn plan(claims: &CommandClaims, namespace: &str) -> Result<Vec<Segment>, PlanError> {

@@ -62,6 +62,18 @@ pub enum RelayError {
     WrongStep,
 }
 
+impl core::fmt::Display for RelayError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::TooLong => "relay script or report too long",
+            Self::Malformed => "malformed APDU in a relay script or report",
+            Self::WrongStep => "relay report answers another script",
+        })
+    }
+}
+
+impl core::error::Error for RelayError {}
+
 impl RelayScript {
     /// Checks the script's size and shape.
     pub fn validate(&self) -> Result<(), RelayError> {
