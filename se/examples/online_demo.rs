@@ -12,11 +12,8 @@ use kazashi_protocol::envelope::{
     self, Audience, CommandClaims, CommandPolicy, Op, ProviderKey, ResultClaims, ResultPolicy,
 };
 use kazashi_protocol::jose::{JwkSet, PrivateKey};
-use kazashi_protocol::online::{self, ChipTarget, Progress, Transaction};
-use kazashi_protocol::scp03::{
-    Aid, Challenge, ChallengeMode, ResponseProtection, SMode, ScpOptions, ScriptTarget,
-    SequenceCounter, StaticKeys,
-};
+use kazashi_protocol::online::{self, Progress, Transaction};
+use kazashi_protocol::scp03::{Challenge, SMode};
 use kazashi_se::{CardState, Profile, VirtualCard};
 use rand_core::OsRng;
 
@@ -97,25 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // What the server knows of the chip: its keys (diversified from a master key in production)
     // and the last sequence counter it saw.
-    let profile = &card.state().profile;
-    let keys = StaticKeys::from_slices(
-        profile.keys.enc.expose(),
-        profile.keys.mac.expose(),
-        profile.keys.dek.expose(),
-    )?;
-    let mut chip = ChipTarget {
-        target: ScriptTarget {
-            aid: Aid::new(&profile.isd_aid.0)?,
-            kvn: profile.kvn,
-            options: ScpOptions {
-                s_mode: SMode::S8,
-                challenge: ChallengeMode::PseudoRandom,
-                response: ResponseProtection::RMacREnc,
-            },
-            key_diversification_data: profile.kdd.0.as_slice().try_into().ok(),
-        },
-        counter: SequenceCounter::new(profile.sequence_counter - 1).ok_or("counter")?,
-    };
+    let (keys, mut chip) = card.state().profile.host_view()?;
 
     let mut script =
         transaction.next_script(&keys, &chip, Challenge::random(SMode::S8, &mut rng))?;

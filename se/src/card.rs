@@ -15,13 +15,12 @@
 use kazashi_protocol::apdu::{Command, Response, StatusWord};
 use kazashi_protocol::idstore::{self, Request};
 use kazashi_protocol::scp03::{
-    Aid, CardConfig, CardSession, ChallengeMode as ScpChallenge, ResponseProtection, SMode,
-    ScpOptions, SecurityLevel, SequenceCounter, StaticKeys,
+    Aid, CardConfig, CardSession, SecurityLevel, SequenceCounter, StaticKeys,
 };
 use kazashi_protocol::tlv::{Tag, Tlv};
 
 use crate::applet;
-use crate::state::{CardState, ChallengeMode};
+use crate::state::CardState;
 use crate::store::{Store, StoreError};
 use crate::transport::{CardTransport, TransportError};
 use crate::vpcd::{VpcdCard, atr_with_history};
@@ -108,21 +107,15 @@ impl VirtualCard {
                 .as_slice()
                 .try_into()
                 .map_err(|_| StatusWord::MemoryFailure)?,
-            options: ScpOptions {
-                s_mode: if profile.s16 { SMode::S16 } else { SMode::S8 },
-                challenge: match profile.challenge {
-                    ChallengeMode::PseudoRandom => ScpChallenge::PseudoRandom,
-                    ChallengeMode::Random => ScpChallenge::Random,
-                },
-                response: ResponseProtection::RMacREnc,
-            },
+            options: profile.scp_options(),
             minimum_level: SecurityLevel::CMac,
         })
     }
 
     fn static_keys(&self) -> Result<StaticKeys, StatusWord> {
-        let keys = &self.state.profile.keys;
-        StaticKeys::from_slices(keys.enc.expose(), keys.mac.expose(), keys.dek.expose())
+        self.state
+            .profile
+            .static_keys()
             .map_err(|_| StatusWord::MemoryFailure)
     }
 

@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use kazashi_protocol::hex;
+use kazashi_protocol::online::ChipTarget;
+use kazashi_protocol::scp03::{
+    self, Aid, ResponseProtection, SMode, ScpOptions, ScriptTarget, SequenceCounter, StaticKeys,
+};
 use rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -190,6 +194,43 @@ impl Profile {
             return Err("the IC serial number must be 4 bytes");
         }
         Ok(())
+    }
+
+    /// The SCP03 "i" parameter of this profile: S8 or S16, the challenge mode, and R-MAC with
+    /// R-ENC always supported.
+    pub fn scp_options(&self) -> ScpOptions {
+        ScpOptions {
+            s_mode: if self.s16 { SMode::S16 } else { SMode::S8 },
+            challenge: match self.challenge {
+                ChallengeMode::PseudoRandom => scp03::ChallengeMode::PseudoRandom,
+                ChallengeMode::Random => scp03::ChallengeMode::Random,
+            },
+            response: ResponseProtection::RMacREnc,
+        }
+    }
+
+    /// The static keys as the SCP03 layer takes them.
+    pub fn static_keys(&self) -> Result<StaticKeys, scp03::Scp03Error> {
+        StaticKeys::from_slices(
+            self.keys.enc.expose(),
+            self.keys.mac.expose(),
+            self.keys.dek.expose(),
+        )
+    }
+
+    /// What a host that personalized this chip knows of it: the script target (ISD AID, KVN,
+    /// options, KDD) and the last sequence counter used. For in-process tests and demos; a
+    /// server keeps these in its chip registry.
+    pub fn host_view(&self) -> Result<(StaticKeys, ChipTarget), scp03::Scp03Error> {
+        let target = ScriptTarget {
+            aid: Aid::new(&self.isd_aid.0)?,
+            kvn: self.kvn,
+            options: self.scp_options(),
+            key_diversification_data: self.kdd.0.as_slice().try_into().ok(),
+        };
+        let counter = SequenceCounter::new(self.sequence_counter.saturating_sub(1))
+            .ok_or(scp03::Scp03Error::SequenceCounterExhausted)?;
+        Ok((self.static_keys()?, ChipTarget { target, counter }))
     }
 
     /// The chip's id as the server knows it: the CIN in hex.

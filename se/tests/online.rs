@@ -11,10 +11,7 @@ use kazashi_protocol::envelope::{
 };
 use kazashi_protocol::jose::{JwkSet, PrivateKey};
 use kazashi_protocol::online::{self, ChipTarget, Progress, RelayReport, RelayScript, Transaction};
-use kazashi_protocol::scp03::{
-    Aid, Challenge, ChallengeMode as Scp, ResponseProtection, SMode, ScpOptions, ScriptTarget,
-    SequenceCounter, StaticKeys,
-};
+use kazashi_protocol::scp03::{Challenge, SMode, SequenceCounter, StaticKeys};
 use kazashi_se::{ChallengeMode, VirtualCard};
 
 const SERVER: &str = "https://server.test";
@@ -54,37 +51,13 @@ fn claims() -> CommandClaims {
     }
 }
 
-/// What the server knows of the chip: the keys and profile it personalized.
+/// What the server knows of the chip; `counter_offset` puts its record of the counter out of
+/// step.
 fn chip_target(card: &VirtualCard, counter_offset: i64) -> (StaticKeys, ChipTarget) {
-    let p = &card.state().profile;
-    let keys = StaticKeys::from_slices(
-        p.keys.enc.expose(),
-        p.keys.mac.expose(),
-        p.keys.dek.expose(),
-    )
-    .unwrap();
-    let target = ScriptTarget {
-        aid: Aid::new(&p.isd_aid.0).unwrap(),
-        kvn: p.kvn,
-        options: ScpOptions {
-            s_mode: if p.s16 { SMode::S16 } else { SMode::S8 },
-            challenge: match p.challenge {
-                ChallengeMode::PseudoRandom => Scp::PseudoRandom,
-                ChallengeMode::Random => Scp::Random,
-            },
-            response: ResponseProtection::RMacREnc,
-        },
-        key_diversification_data: Some(p.kdd.0.as_slice().try_into().unwrap()),
-    };
-    // The server tracks the last counter it saw: the chip's next value minus one.
-    let last = (i64::from(p.sequence_counter) - 1 + counter_offset) as u32;
-    (
-        keys,
-        ChipTarget {
-            target,
-            counter: SequenceCounter::new(last).unwrap(),
-        },
-    )
+    let (keys, mut chip) = card.state().profile.host_view().unwrap();
+    let last = (i64::from(chip.counter.value()) + counter_offset) as u32;
+    chip.counter = SequenceCounter::new(last).unwrap();
+    (keys, chip)
 }
 
 /// A relay: runs the script against the card; `meddle` may change the report.
