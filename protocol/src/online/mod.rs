@@ -17,7 +17,9 @@ pub mod plan;
 pub mod relay;
 
 pub use plan::{PlanError, Segment, Step, Target, plan};
-pub use relay::{RelayError, RelayReport, RelayRun, RelayScript, ScriptApdu};
+pub use relay::{
+    ChipHello, Launch, RelayAnswer, RelayError, RelayReport, RelayRun, RelayScript, ScriptApdu,
+};
 
 use alloc::vec::Vec;
 

@@ -8,6 +8,7 @@
 //! [`RelayRun`] is that loop as a sans-IO state machine, so the Rust relay, the kiosk and the
 //! JavaScript relay (through wasm) share it.
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,82 @@ pub struct RelayReport {
     /// The response APDUs, hex on the wire.
     #[serde(with = "hexlist")]
     pub rapdus: Vec<Vec<u8>>,
+    /// The chip's identity as the relay read it (the CIN in hex), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip: Option<String>,
+}
+
+/// The relay's first message when its launch URL carried no script: which chip it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChipHello {
+    /// The chip's identity (the CIN in hex, GET DATA `0045`).
+    pub chip: String,
+}
+
+/// The server's answer to a relay's message: the next script, or the signed result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RelayAnswer {
+    /// Run this script next.
+    Script(RelayScript),
+    /// The transaction is over: the result token (compact JWS, or JWE when sealed).
+    Result(String),
+}
+
+/// A launch URL: where the relay posts, and the first script when the server could build it
+/// in advance (carried in the URL's fragment, which never reaches a server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    /// The URL to post to (the launch URL without its fragment).
+    pub url: String,
+    /// The first script, if the launch URL carried one.
+    pub script: Option<RelayScript>,
+}
+
+/// The fragment key of a launch URL's script.
+pub const SCRIPT_FRAGMENT: &str = "script=";
+
+impl Launch {
+    /// Parses a launch URL, with or without a `#script=` fragment.
+    pub fn parse(launch_url: &str) -> Result<Self, RelayError> {
+        let (url, fragment) = match launch_url.split_once('#') {
+            Some((url, fragment)) => (url, Some(fragment)),
+            None => (launch_url, None),
+        };
+        let script = match fragment {
+            None | Some("") => None,
+            Some(fragment) => {
+                let encoded = fragment
+                    .strip_prefix(SCRIPT_FRAGMENT)
+                    .ok_or(RelayError::Malformed)?;
+                let json = crate::jose::b64::decode(encoded).map_err(|_| RelayError::Malformed)?;
+                let script: RelayScript =
+                    serde_json::from_slice(&json).map_err(|_| RelayError::Malformed)?;
+                script.validate()?;
+                Some(script)
+            }
+        };
+        Ok(Self {
+            url: url.into(),
+            script,
+        })
+    }
+
+    /// The launch URL, with the script in its fragment when there is one.
+    pub fn to_url(&self) -> String {
+        match &self.script {
+            None => self.url.clone(),
+            Some(script) => {
+                let json = serde_json::to_vec(script).unwrap_or_default();
+                alloc::format!(
+                    "{}#{SCRIPT_FRAGMENT}{}",
+                    self.url,
+                    crate::jose::b64::encode(&json)
+                )
+            }
+        }
+    }
 }
 
 /// Why a script or report is refused.
@@ -155,6 +232,7 @@ impl RelayRun<'_> {
         RelayReport {
             step: self.script.step,
             rapdus: self.responses,
+            chip: None,
         }
     }
 }
@@ -250,6 +328,38 @@ mod tests {
     }
 
     #[test]
+    fn launch_urls_with_and_without_a_script() {
+        let bare = Launch::parse("https://s.test/launch/abc").unwrap();
+        assert_eq!(
+            bare,
+            Launch {
+                url: "https://s.test/launch/abc".into(),
+                script: None
+            }
+        );
+        let with = Launch {
+            url: "https://s.test/launch/abc".into(),
+            script: Some(script()),
+        };
+        let url = with.to_url();
+        assert!(url.starts_with("https://s.test/launch/abc#script="));
+        assert_eq!(Launch::parse(&url).unwrap(), with);
+        assert_eq!(
+            Launch::parse("https://s.test/launch/abc#x=1"),
+            Err(RelayError::Malformed)
+        );
+        assert_eq!(
+            Launch::parse("https://s.test/launch/abc#script=!!"),
+            Err(RelayError::Malformed)
+        );
+        let answer: RelayAnswer = serde_json::from_str(r#"{"result":"a.b.c"}"#).unwrap();
+        assert_eq!(answer, RelayAnswer::Result("a.b.c".into()));
+        let answer = RelayAnswer::Script(script());
+        let text = serde_json::to_string(&answer).unwrap();
+        assert!(text.starts_with(r#"{"script":{"step":1"#), "{text}");
+    }
+
+    #[test]
     fn stops_when_a_gate_fails() {
         let script = script();
         let mut run = script.start().unwrap();
@@ -279,16 +389,19 @@ mod tests {
         let report = RelayReport {
             step: 2,
             rapdus: vec![],
+            chip: None,
         };
         assert_eq!(report.responses_for(&script()), Err(RelayError::WrongStep));
         let report = RelayReport {
             step: 1,
             rapdus: vec![vec![0x90, 0]; 4],
+            chip: None,
         };
         assert_eq!(report.responses_for(&script()), Err(RelayError::TooLong));
         let report = RelayReport {
             step: 1,
             rapdus: vec![vec![0x90]],
+            chip: None,
         };
         assert_eq!(report.responses_for(&script()), Err(RelayError::Malformed));
     }
