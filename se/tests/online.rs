@@ -114,6 +114,11 @@ fn transact(
         .next_script(&keys, &chip, Challenge::random(SMode::S8, &mut rng))
         .unwrap();
     while let Some(current) = script {
+        // Between exchanges the server keeps only JSON in its database: another instance
+        // plans the claims again and resumes from the stored state.
+        let stored = serde_json::to_string(transaction.state()).unwrap();
+        let replanned = online::plan(&command.claims, &command.claims.iss).unwrap();
+        transaction = Transaction::resume(replanned, serde_json::from_str(&stored).unwrap());
         let report = relay(card, &current, meddle);
         script = match transaction
             .handle_report(&keys, &chip, &current, &report)

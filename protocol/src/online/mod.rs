@@ -23,10 +23,12 @@ pub use relay::{
 
 use alloc::vec::Vec;
 
+use serde::{Deserialize, Serialize};
+
 use crate::apdu::{Response, StatusWord};
 use crate::envelope::{OpResult, Status};
 use crate::scp03::{
-    Aid, Challenge, ChallengeMode, Scp03Error, Script, ScriptTarget, ScriptVerifier, SecurityLevel,
+    Aid, Challenge, ChallengeMode, Scp03Error, Script, ScriptTarget, SecurityLevel,
     SequenceCounter, StaticKeys, initialize_update, select_by_aid,
 };
 
@@ -87,30 +89,50 @@ impl From<RelayError> for OnlineError {
     }
 }
 
-/// What the current script does.
-#[derive(Clone, Debug)]
+/// What the outstanding script does, as the inputs that rebuild it (building is deterministic,
+/// so nothing but these needs to be stored between exchanges, and no verifier state).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum Pending {
     /// SELECT, INITIALIZE UPDATE (predicted), EXTERNAL AUTHENTICATE, wrapped commands.
     Predicted {
-        verifier: ScriptVerifier,
-        expected: SequenceCounter,
+        expected: u32,
+        #[serde(with = "hexbytes")]
+        host_challenge: Vec<u8>,
     },
     /// SELECT, INITIALIZE UPDATE only (random challenge).
-    InitializeOnly { host_challenge: Challenge },
+    InitializeOnly {
+        #[serde(with = "hexbytes")]
+        host_challenge: Vec<u8>,
+    },
     /// EXTERNAL AUTHENTICATE and wrapped commands after a real INITIALIZE UPDATE.
-    Authenticated { verifier: ScriptVerifier },
+    Authenticated {
+        #[serde(with = "hexbytes")]
+        host_challenge: Vec<u8>,
+        #[serde(with = "hexbytes")]
+        initialize_update: Vec<u8>,
+    },
 }
 
-/// One transaction's progress through its segments (server side, sans-IO).
-#[derive(Clone, Debug)]
-pub struct Transaction {
-    segments: Vec<Segment>,
+/// A transaction's progress, to store between relay exchanges (JSON through serde): with the
+/// command's claims (from which the segments are planned again) it is all a server instance
+/// needs to continue a transaction another instance started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionState {
     next: usize,
     results: Vec<OpResult>,
     step: u32,
     pending: Option<Pending>,
     out_of_step_retries: u8,
     exchanges: u32,
+}
+
+/// One transaction's progress through its segments (server side, sans-IO).
+#[derive(Clone, Debug)]
+pub struct Transaction {
+    segments: Vec<Segment>,
+    state: TransactionState,
 }
 
 /// The most second scripts one transaction may need for counters out of step.
@@ -121,83 +143,89 @@ impl Transaction {
     pub fn new(segments: Vec<Segment>, op_count: usize) -> Self {
         Self {
             segments,
-            next: 0,
-            results: (0..op_count).map(|_| outcome::not_run()).collect(),
-            step: 0,
-            pending: None,
-            out_of_step_retries: 0,
-            exchanges: 0,
+            state: TransactionState {
+                next: 0,
+                results: (0..op_count).map(|_| outcome::not_run()).collect(),
+                step: 0,
+                pending: None,
+                out_of_step_retries: 0,
+                exchanges: 0,
+            },
         }
+    }
+
+    /// Continues a stored transaction; `segments` must be planned from the same claims.
+    pub fn resume(segments: Vec<Segment>, state: TransactionState) -> Self {
+        Self { segments, state }
+    }
+
+    /// The state to store.
+    pub fn state(&self) -> &TransactionState {
+        &self.state
     }
 
     /// Whether every segment has been run (or the transaction gave up).
     pub fn is_done(&self) -> bool {
-        self.pending.is_none() && self.next >= self.segments.len()
+        self.state.pending.is_none() && self.state.next >= self.segments.len()
     }
 
     /// Relay exchanges so far.
     pub fn exchanges(&self) -> u32 {
-        self.exchanges
+        self.state.exchanges
     }
 
-    /// The next script for the relay, or `None` when done. `host_challenge` must be fresh.
+    /// The next script for the relay, or `None` when done. `host_challenge` must be fresh
+    /// (random) for every call.
     pub fn next_script(
         &mut self,
         keys: &StaticKeys,
         chip: &ChipTarget,
         host_challenge: Challenge,
     ) -> Result<Option<RelayScript>, OnlineError> {
-        if self.pending.is_some() {
+        if self.state.pending.is_some() {
             return Err(OnlineError::NoScript);
         }
-        let Some(segment) = self.segments.get(self.next) else {
+        let Some(segment) = self.segments.get(self.state.next) else {
             return Ok(None);
         };
-        let level = session_level(&chip.target).ok_or(OnlineError::NoRMac)?;
         let select = gate(select_apdu(segment)?);
-        self.step += 1;
         let (apdus, pending) = match chip.target.options.challenge {
             ChallengeMode::PseudoRandom => {
                 let expected = chip
                     .counter
                     .next()
                     .ok_or(Scp03Error::SequenceCounterExhausted)?;
-                let script = Script::predict(
-                    keys,
-                    &chip.target,
-                    expected,
-                    host_challenge,
-                    level,
-                    &segment.commands(),
-                )?;
-                let (commands, verifier) = script.into_parts();
+                let script = predicted(keys, chip, segment, expected, host_challenge)?;
                 let mut apdus = alloc::vec![select];
                 // INITIALIZE UPDATE and EXTERNAL AUTHENTICATE gate the rest.
-                for (i, command) in commands.iter().enumerate() {
-                    let bytes = command.to_bytes().map_err(Scp03Error::from)?;
-                    apdus.push(if i < 2 { gate(bytes) } else { free(bytes) });
-                }
-                (apdus, Pending::Predicted { verifier, expected })
+                apdus.extend(script_apdus(script.commands(), 2)?);
+                let pending = Pending::Predicted {
+                    expected: expected.value(),
+                    host_challenge: host_challenge.as_bytes().to_vec(),
+                };
+                (apdus, pending)
             }
             ChallengeMode::Random => {
                 let iu = initialize_update(chip.target.kvn, &host_challenge)
                     .to_bytes()
                     .map_err(Scp03Error::from)?;
-                (
-                    alloc::vec![select, gate(iu)],
-                    Pending::InitializeOnly { host_challenge },
-                )
+                let pending = Pending::InitializeOnly {
+                    host_challenge: host_challenge.as_bytes().to_vec(),
+                };
+                (alloc::vec![select, gate(iu)], pending)
             }
         };
-        self.pending = Some(pending);
+        self.state.step += 1;
+        self.state.pending = Some(pending);
         Ok(Some(RelayScript {
-            step: self.step,
+            step: self.state.step,
             apdus,
         }))
     }
 
-    /// Takes the relay's report for the current script. Returns the chip's new sequence
-    /// counter when it learned one (persist it), and what to do next.
+    /// Takes the relay's report for the outstanding script (the one [`Self::next_script`] or a
+    /// [`Progress::Script`] gave). Never trusts the relay: every answer is checked against
+    /// the script rebuilt from its stored inputs.
     pub fn handle_report(
         &mut self,
         keys: &StaticKeys,
@@ -205,10 +233,14 @@ impl Transaction {
         script: &RelayScript,
         report: &RelayReport,
     ) -> Result<Progress, OnlineError> {
-        let pending = self.pending.take().ok_or(OnlineError::NoScript)?;
-        self.exchanges += 1;
+        let pending = self.state.pending.clone().ok_or(OnlineError::NoScript)?;
         let responses = report.responses_for(script)?;
-        let Some(segment) = self.segments.get(self.next).cloned() else {
+        if script.step != self.state.step {
+            return Err(OnlineError::Relay(RelayError::WrongStep));
+        }
+        self.state.pending = None;
+        self.state.exchanges += 1;
+        let Some(segment) = self.segments.get(self.state.next).cloned() else {
             return Err(OnlineError::NoScript);
         };
         // Scripts that open a session begin with SELECT; check it first.
@@ -224,63 +256,72 @@ impl Transaction {
             rest
         };
         match pending {
-            Pending::Predicted { verifier, expected } => match verifier.verify(keys, rest) {
-                Ok(checked) => {
-                    self.record(&segment, &checked.results);
-                    self.next += 1;
-                    Ok(Progress::Continue {
-                        counter: Some(expected),
-                    })
+            Pending::Predicted {
+                expected,
+                host_challenge,
+            } => {
+                let expected =
+                    SequenceCounter::new(expected).ok_or(Scp03Error::SequenceCounterExhausted)?;
+                let host_challenge = Challenge::from_slice(&host_challenge)?;
+                let script = predicted(keys, chip, &segment, expected, host_challenge)?;
+                match script.verifier().verify(keys, rest) {
+                    Ok(checked) => {
+                        self.record(&segment, &checked.results);
+                        Ok(Progress::Continue {
+                            counter: Some(expected),
+                        })
+                    }
+                    Err(Scp03Error::CounterOutOfStep { actual_counter, .. })
+                        if self.state.out_of_step_retries < MAX_OUT_OF_STEP_RETRIES =>
+                    {
+                        // The card's INITIALIZE UPDATE answer was genuine (checked by
+                        // `verify`): resynchronise; the next script is built again.
+                        self.state.out_of_step_retries += 1;
+                        Ok(Progress::Continue {
+                            counter: Some(actual_counter),
+                        })
+                    }
+                    Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
                 }
-                Err(Scp03Error::CounterOutOfStep { actual_counter, .. })
-                    if self.out_of_step_retries < MAX_OUT_OF_STEP_RETRIES =>
-                {
-                    // The card's INITIALIZE UPDATE answer was genuine (checked by `verify`):
-                    // resynchronise and build the script again.
-                    self.out_of_step_retries += 1;
-                    Ok(Progress::Continue {
-                        counter: Some(actual_counter),
-                    })
-                }
-                Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
-            },
+            }
             Pending::InitializeOnly { host_challenge } => {
                 let Some(iu) = rest.first() else {
                     return Ok(self.give_up(Progress::RelayLostCard));
                 };
-                let level = session_level(&chip.target).ok_or(OnlineError::NoRMac)?;
-                let script = match Script::after_initialize_update(
-                    keys,
-                    &chip.target,
-                    host_challenge,
-                    iu,
-                    level,
-                    &segment.commands(),
-                ) {
+                let challenge = Challenge::from_slice(&host_challenge)?;
+                let script = match authenticated(keys, chip, &segment, challenge, iu) {
                     Ok(script) => script,
-                    Err(e) => return Ok(self.give_up(Progress::ChannelFailed(e))),
+                    Err(OnlineError::Scp03(e)) => {
+                        return Ok(self.give_up(Progress::ChannelFailed(e)));
+                    }
+                    Err(e) => return Err(e),
                 };
-                let (commands, verifier) = script.into_parts();
-                let mut apdus = alloc::vec![];
-                for (i, command) in commands.iter().enumerate() {
-                    let bytes = command.to_bytes().map_err(Scp03Error::from)?;
-                    apdus.push(if i == 0 { gate(bytes) } else { free(bytes) });
-                }
-                self.step += 1;
-                self.pending = Some(Pending::Authenticated { verifier });
+                let apdus = script_apdus(script.commands(), 1)?;
+                self.state.step += 1;
+                self.state.pending = Some(Pending::Authenticated {
+                    host_challenge,
+                    initialize_update: iu.to_bytes(),
+                });
                 Ok(Progress::Script(RelayScript {
-                    step: self.step,
+                    step: self.state.step,
                     apdus,
                 }))
             }
-            Pending::Authenticated { verifier } => match verifier.verify(keys, rest) {
-                Ok(checked) => {
-                    self.record(&segment, &checked.results);
-                    self.next += 1;
-                    Ok(Progress::Continue { counter: None })
+            Pending::Authenticated {
+                host_challenge,
+                initialize_update,
+            } => {
+                let challenge = Challenge::from_slice(&host_challenge)?;
+                let iu = Response::parse(&initialize_update).map_err(Scp03Error::from)?;
+                let script = authenticated(keys, chip, &segment, challenge, &iu)?;
+                match script.verifier().verify(keys, rest) {
+                    Ok(checked) => {
+                        self.record(&segment, &checked.results);
+                        Ok(Progress::Continue { counter: None })
+                    }
+                    Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
                 }
-                Err(e) => Ok(self.give_up(Progress::ChannelFailed(e))),
-            },
+            }
         }
     }
 
@@ -289,24 +330,75 @@ impl Transaction {
         segment: &Segment,
         answers: &[Result<crate::scp03::CommandResult, Scp03Error>],
     ) {
-        let steps: Vec<&Step> = segment.steps.iter().collect();
-        for (i, step) in steps.iter().enumerate() {
-            if let (Some(slot), Some(answer)) = (self.results.get_mut(step.op), answers.get(i)) {
+        for (step, answer) in segment.steps.iter().zip(answers) {
+            if let Some(slot) = self.state.results.get_mut(step.op) {
                 *slot = outcome::op_result(step, answer.as_ref());
             }
         }
+        self.state.next += 1;
     }
 
     fn give_up(&mut self, why: Progress) -> Progress {
-        self.next = self.segments.len();
-        self.pending = None;
+        self.state.next = self.segments.len();
+        self.state.pending = None;
         why
     }
 
     /// The transaction's status and per-operation results.
     pub fn finish(self) -> (Status, Vec<OpResult>) {
-        (outcome::overall(&self.results), self.results)
+        (outcome::overall(&self.state.results), self.state.results)
     }
+}
+
+fn predicted(
+    keys: &StaticKeys,
+    chip: &ChipTarget,
+    segment: &Segment,
+    expected: SequenceCounter,
+    host_challenge: Challenge,
+) -> Result<Script, OnlineError> {
+    let level = session_level(&chip.target).ok_or(OnlineError::NoRMac)?;
+    Ok(Script::predict(
+        keys,
+        &chip.target,
+        expected,
+        host_challenge,
+        level,
+        &segment.commands(),
+    )?)
+}
+
+fn authenticated(
+    keys: &StaticKeys,
+    chip: &ChipTarget,
+    segment: &Segment,
+    host_challenge: Challenge,
+    initialize_update: &Response,
+) -> Result<Script, OnlineError> {
+    let level = session_level(&chip.target).ok_or(OnlineError::NoRMac)?;
+    Ok(Script::after_initialize_update(
+        keys,
+        &chip.target,
+        host_challenge,
+        initialize_update,
+        level,
+        &segment.commands(),
+    )?)
+}
+
+/// The script's commands as relay APDUs, the first `gates` of them gating the rest.
+fn script_apdus(
+    commands: &[crate::apdu::Command],
+    gates: usize,
+) -> Result<Vec<ScriptApdu>, OnlineError> {
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let bytes = c.to_bytes().map_err(Scp03Error::from)?;
+            Ok(if i < gates { gate(bytes) } else { free(bytes) })
+        })
+        .collect()
 }
 
 /// What happened with a report.
@@ -360,3 +452,18 @@ impl core::fmt::Display for OnlineError {
 }
 
 impl core::error::Error for OnlineError {}
+
+mod hexbytes {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::hex::encode_upper(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::hex::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
+    }
+}
