@@ -49,3 +49,40 @@ mod tests {
         assert_eq!(decode("+0"), None);
     }
 }
+
+/// `#[serde(with = "crate::hex::serde")]`: bytes as upper-case hex text.
+pub mod serde {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    /// Serializes bytes as hex.
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode_upper(bytes))
+    }
+
+    /// Deserializes hex into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        super::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
+    }
+}
+
+/// `#[serde(with = "crate::hex::serde_option")]`: optional bytes as hex text.
+pub mod serde_option {
+    use alloc::vec::Vec;
+    use serde::{Deserializer, Serializer};
+
+    /// Serializes optional bytes as hex.
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => super::serde::serialize(bytes, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserializes hex into bytes (absence is handled by `#[serde(default)]`).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        super::serde::deserialize(d).map(Some)
+    }
+}

@@ -64,10 +64,10 @@ pub enum Op {
     /// A raw APDU to an applet the provider is allowed to use.
     Apdu {
         /// The applet's AID, hex on the wire.
-        #[serde(with = "hexstr")]
+        #[serde(with = "crate::hex::serde")]
         aid: Vec<u8>,
         /// The command APDU, hex on the wire.
-        #[serde(with = "hexstr")]
+        #[serde(with = "crate::hex::serde")]
         capdu: Vec<u8>,
     },
 }
@@ -237,7 +237,11 @@ pub struct OpResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwk: Option<Jwk>,
     /// `apdu`: the response APDU, hex on the wire.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "hexopt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::hex::serde_option"
+    )]
     pub rapdu: Option<Vec<u8>>,
     /// The chip's status word when the operation failed, as 4 hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -383,41 +387,5 @@ mod b64opt {
         d: D,
     ) -> Result<Option<Vec<u8>>, D::Error> {
         super::b64::deserialize(d).map(Some)
-    }
-}
-
-mod hexstr {
-    use alloc::string::String;
-    use alloc::vec::Vec;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::hex::encode_upper(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::hex::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
-    }
-}
-
-mod hexopt {
-    use alloc::vec::Vec;
-    use serde::{Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        bytes: &Option<Vec<u8>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match bytes {
-            Some(bytes) => super::hexstr::serialize(bytes, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Vec<u8>>, D::Error> {
-        super::hexstr::deserialize(d).map(Some)
     }
 }

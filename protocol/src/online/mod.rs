@@ -97,19 +97,19 @@ enum Pending {
     /// SELECT, INITIALIZE UPDATE (predicted), EXTERNAL AUTHENTICATE, wrapped commands.
     Predicted {
         expected: u32,
-        #[serde(with = "hexbytes")]
+        #[serde(with = "crate::hex::serde")]
         host_challenge: Vec<u8>,
     },
     /// SELECT, INITIALIZE UPDATE only (random challenge).
     InitializeOnly {
-        #[serde(with = "hexbytes")]
+        #[serde(with = "crate::hex::serde")]
         host_challenge: Vec<u8>,
     },
     /// EXTERNAL AUTHENTICATE and wrapped commands after a real INITIALIZE UPDATE.
     Authenticated {
-        #[serde(with = "hexbytes")]
+        #[serde(with = "crate::hex::serde")]
         host_challenge: Vec<u8>,
-        #[serde(with = "hexbytes")]
+        #[serde(with = "crate::hex::serde")]
         initialize_update: Vec<u8>,
     },
 }
@@ -452,18 +452,3 @@ impl core::fmt::Display for OnlineError {
 }
 
 impl core::error::Error for OnlineError {}
-
-mod hexbytes {
-    use alloc::string::String;
-    use alloc::vec::Vec;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::hex::encode_upper(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::hex::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
-    }
-}

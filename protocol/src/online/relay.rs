@@ -23,7 +23,7 @@ pub const MAX_SCRIPT_APDUS: usize = 512;
 #[serde(deny_unknown_fields)]
 pub struct ScriptApdu {
     /// The command APDU, hex on the wire.
-    #[serde(with = "hexbytes")]
+    #[serde(with = "crate::hex::serde")]
     pub capdu: Vec<u8>,
     /// Stop the run unless the chip answers `9000` or `61XX`.
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
@@ -234,21 +234,6 @@ impl RelayRun<'_> {
             rapdus: self.responses,
             chip: None,
         }
-    }
-}
-
-mod hexbytes {
-    use alloc::string::String;
-    use alloc::vec::Vec;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::hex::encode_upper(bytes))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::hex::decode(&text).ok_or_else(|| D::Error::custom("invalid hex"))
     }
 }
 
