@@ -48,6 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn demo() -> Result<(), String> {
+    pcsc::ensure_build_dependencies()?;
     step("kazashi demo: a sealed command, one SCP03 script to a virtual chip, a verified result");
     run(
         &root(),

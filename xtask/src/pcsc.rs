@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{ensure_debian, have, root, run, run_env, step};
+use crate::util::{self, ensure_debian, have, root, run, step};
 
 /// The venv the tests look for (`se/tests/pcsc.rs` reads `target/yubikit-venv/bin/python`).
 fn venv() -> PathBuf {
@@ -43,32 +43,25 @@ pub(crate) fn ensure() -> Result<(), String> {
 const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
 fn apt_install(packages: &[&str]) -> Result<(), String> {
-    step(&format!(
-        "installing {} (PC/SC system tests)",
-        packages.join(" ")
-    ));
-    if !have("apt-get") {
-        return Err(format!(
-            "apt-get is not available: install the Debian packages {} yourself \
-             (or set KAZASHI_SKIP_PCSC=1 to skip the PC/SC tests)",
-            packages.join(" ")
-        ));
-    }
-    run(&root(), "apt-get", &["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    args.extend_from_slice(packages);
-    run_env(
-        &root(),
-        "apt-get",
-        &args,
-        &[("DEBIAN_FRONTEND", "noninteractive")],
+    util::apt_install(
+        packages,
+        "PC/SC system tests; set KAZASHI_SKIP_PCSC=1 to skip them",
     )
-    .map_err(|e| {
-        format!(
-            "{e}\ninstall the Debian packages {} (as root) and retry",
-            packages.join(" ")
-        )
-    })
+}
+
+/// What building the workspace needs: the `pcsc` crate links libpcsclite through pkg-config.
+pub(crate) fn ensure_build_dependencies() -> Result<(), String> {
+    let mut missing = Vec::new();
+    if !have("pkg-config") {
+        missing.push("pkg-config");
+    }
+    if !pkg_config_has("libpcsclite") {
+        missing.push("libpcsclite-dev");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    util::apt_install(&missing, "the PC/SC reader support links libpcsclite")
 }
 
 fn python_has_venv() -> bool {

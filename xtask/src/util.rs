@@ -49,18 +49,28 @@ pub(crate) fn have(program: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Installs Debian packages when a program is missing. `apt-get update` runs once per process.
+/// Installs Debian packages when a program is missing.
 pub(crate) fn ensure_debian(program: &str, packages: &[&str]) -> Result<(), String> {
     if have(program) {
         return Ok(());
     }
-    step(&format!(
-        "installing {} (for `{program}`)",
-        packages.join(" ")
-    ));
+    apt_install(packages, &format!("for `{program}`"))?;
+    if have(program) {
+        Ok(())
+    } else {
+        Err(format!(
+            "installed {} but `{program}` is still missing",
+            packages.join(" ")
+        ))
+    }
+}
+
+/// Installs Debian packages (`apt-get update` runs once per process), saying what for.
+pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<(), String> {
+    step(&format!("installing {} ({why})", packages.join(" ")));
     if !have("apt-get") {
         return Err(format!(
-            "`{program}` is missing and apt-get is not available: install {} yourself",
+            "apt-get is not available: install the Debian packages {} yourself ({why})",
             packages.join(" ")
         ));
     }
@@ -78,18 +88,10 @@ pub(crate) fn ensure_debian(program: &str, packages: &[&str]) -> Result<(), Stri
     )
     .map_err(|e| {
         format!(
-            "{e}\n`{program}` is needed; install the Debian packages {} (as root) and retry",
+            "{e}\ninstall the Debian packages {} (as root) and retry",
             packages.join(" ")
         )
-    })?;
-    if have(program) {
-        Ok(())
-    } else {
-        Err(format!(
-            "installed {} but `{program}` is still missing",
-            packages.join(" ")
-        ))
-    }
+    })
 }
 
 /// Makes sure the wasm32 target is installed.
