@@ -439,23 +439,55 @@ mod tests {
         ::hex::decode(s.replace(' ', "")).unwrap()
     }
 
-    // GlobalPlatform Card Specification v2.3.1 §H.2: card recognition data as returned by
-    // GET DATA 0066 (a structure many public GP cards return; shape per GlobalPlatformPro's
-    // GPData parser).
-    const CARD_RECOGNITION: &str = "664C734A06072A864886FC6B01600C060A2A864886FC6B02020201630906072A864886FC6B03640B06092A864886FC6B040255650B06092A864886FC6B020103660C060A2B060104012A026E0102";
-
+    /// Known encodings, each parsed strictly and re-encoded to the same bytes: card responses
+    /// from public test suites, and objects built to the cited definitions.
     #[test]
-    fn card_recognition_data_parses_and_round_trips() {
-        let bytes = hex(CARD_RECOGNITION);
-        let tlv = Tlv::parse(&bytes).unwrap();
-        assert_eq!(tlv.tag(), Tag::from_u8(0x66));
-        assert!(tlv.tag().is_constructed());
-        assert_eq!(tlv.tag().class(), Class::Application);
-        let scp = tlv
+    fn known_encodings_round_trip() {
+        let table: &[(&str, &str)] = &[
+            // Card recognition data, GET DATA 66 (GP Card Specification v2.3.1 Annex H.2), as
+            // in GlobalPlatformPro's TestParseTags.java.
+            (
+                "card recognition data",
+                "664C734A06072A864886FC6B01600C060A2A864886FC6B02020101630906072A864886FC6B03\
+                 640B06092A864886FC6B040215650B06092B8510864864020103660C060A2B060104012A026E0102",
+            ),
+            // GET STATUS registry entry of an ISD (GP v2.3.1 §11.4.3.2, tag E3), from the
+            // same GlobalPlatformPro test.
+            (
+                "GET STATUS entry",
+                "E3464F08A0000000030000009F700101C5039EFE80CF0140CF0141CF0142CF0143CF0180CF0181\
+                 CF0182CF0183C40BD276000005AAFFCAFE0001CE020001CC08A000000003000000",
+            ),
+            // SELECT response of the ISD (FCI, GP v2.3.1 §11.9.3.1), from fidesmo fdsm's
+            // FidesmoCardTest.java.
+            ("ISD FCI", "6F108408A000000151000000A5049F6501FF"),
+            // GET DATA 9F7F, card production life cycle data, from the same fdsm test.
+            (
+                "CPLC",
+                "9F7F2A47906B644700E4D80300816500485399064800000000000000005758594E4E4E4E4E\
+                 0000000000000000",
+            ),
+            // FCI of the payment system environment "1PAY.SYS.DDF01" (EMV 4.3 Book 1 §11.3.4).
+            (
+                "EMV PSE FCI",
+                "6F1A840E315041592E5359532E4444463031A5088801025F2D02656E",
+            ),
+            // Record template 70 holding cardholder name 5F20 (EMV 4.3 Book 3 Annex A).
+            ("EMV 5F20", "70125F200F43415244484F4C4445522F56495341"),
+        ];
+        for (name, encoded) in table {
+            let bytes = hex(encoded);
+            let tlv = Tlv::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(tlv.to_bytes(), bytes, "{name}");
+            assert_eq!(parse_all(&bytes).unwrap(), vec![tlv], "{name}");
+        }
+        let crd = Tlv::parse(&hex(table[0].1)).unwrap();
+        assert_eq!(crd.tag().class(), Class::Application);
+        // Application tag 4: secure channel protocol 02, i = 15 (1.2.840.114283.4.2.21).
+        let scp = crd
             .find_path(&[Tag::from_u8(0x73), Tag::from_u8(0x64), Tag::from_u8(0x06)])
             .unwrap();
-        assert_eq!(scp.primitive_value().unwrap(), hex("2A864886FC6B040255"));
-        assert_eq!(tlv.to_bytes(), bytes);
+        assert_eq!(scp.primitive_value().unwrap(), hex("2A864886FC6B040215"));
     }
 
     // GP §11.3.3.1: key information template (GET DATA 00E0), three AES-128 keys of KVN 30.
