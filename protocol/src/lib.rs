@@ -15,5 +15,6 @@ pub mod envelope;
 pub mod hex;
 pub mod idstore;
 pub mod jose;
+pub mod policy;
 pub mod scp03;
 pub mod tlv;

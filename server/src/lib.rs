@@ -1,0 +1,1 @@
+//! kazashi-server (in progress).

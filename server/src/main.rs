@@ -1,0 +1,2 @@
+//! kazashi-server binary (in progress).
+fn main() {}
