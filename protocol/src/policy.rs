@@ -204,7 +204,7 @@ pub fn check_apdu(grant: &Grant<'_>, aid: &[u8], capdu: &[u8]) -> Result<(), Ref
     if reaches(&idstore::AID) {
         return Err(Refusal::ApduToIdStore);
     }
-    if !grant.allowed_aids.iter().any(|allowed| *allowed == aid) {
+    if !grant.allowed_aids.contains(&aid) {
         return Err(Refusal::AidNotAllowed);
     }
     let command = Command::parse(capdu).map_err(|_| Refusal::MalformedApdu)?;
