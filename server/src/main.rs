@@ -1,2 +1,7 @@
-//! kazashi-server binary (in progress).
-fn main() {}
+//! The `kazashi-server` command: `serve`, and the admin commands (`docs/server.md`).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    kazashi_server::cli::main()
+}
