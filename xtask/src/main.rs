@@ -4,6 +4,7 @@
 //! clearly what is missing when it cannot.
 
 mod fuzz;
+mod postgres;
 mod util;
 
 use std::process::ExitCode;
@@ -67,6 +68,7 @@ fn test() -> Result<(), String> {
     let root = root();
     util::ensure_wasm_target()?;
     util::ensure_node()?;
+    postgres::ensure()?;
 
     step("format");
     run(&root, "cargo", &["fmt", "--all", "--", "--check"])?;
