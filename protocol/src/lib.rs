@@ -16,5 +16,6 @@ pub mod hex;
 pub mod idstore;
 pub mod jose;
 pub mod online;
+pub mod policy;
 pub mod scp03;
 pub mod tlv;

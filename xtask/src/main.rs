@@ -5,6 +5,7 @@
 
 mod fuzz;
 mod pcsc;
+mod postgres;
 mod util;
 
 use std::process::ExitCode;
@@ -70,6 +71,7 @@ fn test() -> Result<(), String> {
     util::ensure_wasm_target()?;
     util::ensure_node()?;
     pcsc::ensure()?;
+    postgres::ensure()?;
 
     step("format");
     run(&root, "cargo", &["fmt", "--all", "--", "--check"])?;

@@ -53,6 +53,16 @@ impl Key {
         Ok(key)
     }
 
+    /// The first `len` bytes of `bytes` (infallible: every [`KeyLength`] fits).
+    pub(super) fn from_array(bytes: &[u8; 32], len: KeyLength) -> Self {
+        let mut key = Self {
+            bytes: [0; 32],
+            len: len.bytes() as u8,
+        };
+        key.bytes[..len.bytes()].copy_from_slice(&bytes[..len.bytes()]);
+        key
+    }
+
     /// The key length.
     pub const fn length(&self) -> KeyLength {
         match self.len {
@@ -93,6 +103,11 @@ impl StaticKeys {
             return Err(Scp03Error::KeyLengthMismatch);
         }
         Ok(Self { enc, mac, dek })
+    }
+
+    /// Three keys made with the same length (checked by the caller).
+    pub(super) fn from_parts(enc: Key, mac: Key, dek: Key) -> Self {
+        Self { enc, mac, dek }
     }
 
     /// From raw bytes (16, 24 or 32 each, all the same length).

@@ -87,6 +87,7 @@
 mod card;
 mod channel;
 mod crypto;
+mod diversify;
 mod error;
 mod host;
 mod initialize_update;
@@ -96,6 +97,7 @@ mod script;
 
 pub use card::{CardConfig, CardSession, InitializeUpdateAnswer};
 pub use channel::CommandResult;
+pub use diversify::{LABEL_DEK, LABEL_ENC, LABEL_MAC, diversify_static_keys};
 pub use error::Scp03Error;
 pub use host::{
     CardAuthenticated, ExternalAuthenticateSent, InitializeUpdateSent, PendingResponse,
