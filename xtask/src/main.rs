@@ -5,6 +5,7 @@
 
 mod fuzz;
 mod pcsc;
+mod sdk;
 mod util;
 
 use std::process::ExitCode;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("fuzz") => fuzz::main(&args[1..]),
+        Some("sdk") => sdk::main(&args[1..]),
         Some("bench") => run(&root(), "cargo", &["bench", "--workspace"]),
         Some("-h" | "--help" | "help") => {
             eprint!("{USAGE}");
@@ -118,6 +120,7 @@ fn test() -> Result<(), String> {
     util::npm_install(&interop)?;
     run(&interop, "node", &["--test"])?;
 
+    sdk::test()?;
     let seconds: u64 = std::env::var("KAZASHI_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
