@@ -33,6 +33,10 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         }),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("-h" | "--help" | "help") => {
+            eprint!("{USAGE}");
+            Ok(())
+        }
         _ => Err(format!("unknown sdk task\n\n{USAGE}")),
     }
 }
