@@ -6,6 +6,7 @@
 mod fuzz;
 mod pcsc;
 mod postgres;
+mod sdk;
 mod util;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ tasks:
   fuzz [--seconds N] [--list] [TARGET...]
                        run the fuzz targets (default: all, 60 s each)
   bench                run the criterion benchmarks
+  sdk [build|test|bench]
+                       the npm package `kazashi`: build and pack it, test it as installed, benchmark it
 
 environment:
   KAZASHI_FUZZ_SECONDS  seconds per fuzz target inside `test` (default 10; 0 builds only)
@@ -32,6 +35,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("fuzz") => fuzz::main(&args[1..]),
+        Some("sdk") => sdk::main(&args[1..]),
         Some("bench") => run(&root(), "cargo", &["bench", "--workspace"]),
         Some("-h" | "--help" | "help") => {
             eprint!("{USAGE}");
@@ -120,6 +124,7 @@ fn test() -> Result<(), String> {
     util::npm_install(&interop)?;
     run(&interop, "node", &["--test"])?;
 
+    sdk::test()?;
     let seconds: u64 = std::env::var("KAZASHI_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

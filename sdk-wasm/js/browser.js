@@ -1,0 +1,22 @@
+// `kazashi` for browsers, bundlers, Deno and workers (ESM). The wasm is fetched next to this
+// file on first use; call `initialize(moduleOrPath)` to load it from elsewhere.
+import init, * as glue from './web/kazashi_sdk_wasm.js';
+import { createApi, KazashiError } from './api.js';
+
+const api = createApi(async (input) => {
+  await init(input === undefined ? undefined : { module_or_path: input });
+  return glue;
+});
+
+export { KazashiError };
+export const {
+  initialize,
+  generateKeyPair,
+  signCommand,
+  sealCommand,
+  verifyResult,
+  compactVerify,
+  compactDecrypt,
+  calculateJwkThumbprint,
+  fetchServerKeys,
+} = api;

@@ -1,0 +1,8 @@
+// `kazashi` for Node (CommonJS, and the implementation behind `node.mjs`): the wasm is read
+// and compiled synchronously on first `require`.
+'use strict';
+
+const { createApi, KazashiError } = require('./api.cjs');
+const glue = require('./node/kazashi_sdk_wasm.cjs');
+
+module.exports = { ...createApi(() => glue, glue), KazashiError };

@@ -1,0 +1,373 @@
+//! `cargo xtask sdk`: the npm package `kazashi`, built into `sdk-wasm/pkg/` and packed; and
+//! its tests against the packed tarball, installed into a scratch project as a user would.
+//!
+//! Pipeline: the wasm (`--profile wasm-release`), wasm-bindgen at exactly the version in
+//! `Cargo.lock` (installed with `cargo install` when missing), twice (`--target web` for
+//! browsers, bundlers and Deno; `--target nodejs` for Node), `wasm-opt` from the npm package
+//! `binaryen` (`sdk-wasm/tools/`), the hand-written entry points, `package.json` and types
+//! from `sdk-wasm/js/`, then `npm pack`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{self, root, run, step};
+
+const CRATE: &str = "kazashi-sdk-wasm";
+const STEM: &str = "kazashi_sdk_wasm";
+const PROFILE: &str = "wasm-release";
+
+const USAGE: &str = "\
+usage: cargo xtask sdk [build|test|bench]
+
+  build   (default) build sdk-wasm/pkg/ and pack it into target/sdk/kazashi-<version>.tgz
+  test    build, install the tarball into target/sdk-tests/ and run its Node suites
+  bench   build, then run sdk-wasm/bench/ against jose and @noble/curves
+";
+
+/// `cargo xtask sdk …`.
+pub(crate) fn main(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        None | Some("build") => build().map(|tarball| {
+            eprintln!("\npacked {}", tarball.display());
+        }),
+        Some("test") => test(),
+        Some("bench") => bench(),
+        Some("-h" | "--help" | "help") => {
+            eprint!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown sdk task\n\n{USAGE}")),
+    }
+}
+
+/// Builds and packs the package; returns the tarball's path.
+pub(crate) fn build() -> Result<PathBuf, String> {
+    let root = root();
+    util::ensure_wasm_target()?;
+    util::ensure_node()?;
+
+    step("npm package: wasm");
+    run(
+        &root,
+        "cargo",
+        &[
+            "build",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            PROFILE,
+            "-p",
+            CRATE,
+        ],
+    )?;
+    let wasm = root.join(format!(
+        "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
+    ));
+
+    let bindgen = ensure_wasm_bindgen(&root)?;
+    let wasm_opt = ensure_wasm_opt(&root)?;
+
+    let pkg = root.join("sdk-wasm/pkg");
+    let scratch = root.join("target/sdk/bindgen");
+    for dir in [&pkg, &scratch] {
+        if dir.exists() {
+            fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+        }
+    }
+    for (target, dir) in [("web", "web"), ("nodejs", "node")] {
+        step(&format!("npm package: wasm-bindgen --target {target}"));
+        let out = scratch.join(dir);
+        run(
+            &root,
+            &bindgen,
+            &[
+                "--target",
+                target,
+                "--no-typescript",
+                "--out-dir",
+                path_str(&out)?,
+                path_str(&wasm)?,
+            ],
+        )?;
+        let optimized = pkg.join(dir).join(format!("{STEM}_bg.wasm"));
+        mkdir(&pkg.join(dir))?;
+        run(
+            &root,
+            path_str(&wasm_opt)?,
+            &[
+                "-O3",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
+                path_str(&out.join(format!("{STEM}_bg.wasm")))?,
+                "-o",
+                path_str(&optimized)?,
+            ],
+        )?;
+        // The nodejs glue is CommonJS in a `"type": "module"` package: name it `.cjs`.
+        let glue_name = if dir == "node" {
+            format!("{STEM}.cjs")
+        } else {
+            format!("{STEM}.js")
+        };
+        copy(
+            &out.join(format!("{STEM}.js")),
+            &pkg.join(dir).join(glue_name),
+        )?;
+    }
+
+    step("npm package: entry points, types, package.json");
+    let js = root.join("sdk-wasm/js");
+    for name in [
+        "api.js",
+        "browser.js",
+        "node.cjs",
+        "node.mjs",
+        "index.d.ts",
+        "package.json",
+    ] {
+        copy(&js.join(name), &pkg.join(name))?;
+    }
+    copy(&js.join("index.d.ts"), &pkg.join("index.d.cts"))?;
+    copy(&js.join("README.md"), &pkg.join("README.md"))?;
+    let api = read(&js.join("api.js"))?;
+    fs::write(pkg.join("api.cjs"), commonjs(&api)?)
+        .map_err(|e| format!("cannot write api.cjs: {e}"))?;
+
+    step("npm package: npm pack");
+    let dest = root.join("target/sdk");
+    mkdir(&dest)?;
+    let output = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(&dest)
+        .current_dir(&pkg)
+        .output()
+        .map_err(|e| format!("could not start npm: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "npm pack failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let name = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let tarball = dest.join(&name);
+    if name.is_empty() || !tarball.exists() {
+        return Err(format!("npm pack did not report its tarball ({name:?})"));
+    }
+    report_sizes(&pkg);
+    Ok(tarball)
+}
+
+/// Builds, installs the tarball into `target/sdk-tests/` and runs the Node suites there.
+pub(crate) fn test() -> Result<(), String> {
+    let tarball = build()?;
+    let project = scratch_project("npm-tests", "sdk-tests", &tarball)?;
+    step("npm package: Node suites (ESM and CommonJS) against the installed tarball");
+    run(&project, "node", &["--test"])
+}
+
+/// Builds, installs the tarball next to the benchmark and runs it.
+pub(crate) fn bench() -> Result<(), String> {
+    let tarball = build()?;
+    let project = scratch_project("bench", "sdk-bench", &tarball)?;
+    step("npm package: benchmark against jose and @noble/curves");
+    run(&project, "node", &["bench.mjs"])
+}
+
+/// Copies `sdk-wasm/<source>/` (without node_modules) to `target/<name>/`, `npm ci`s it from
+/// its lock file, then installs the packed tarball without saving it, as a user would.
+fn scratch_project(source: &str, name: &str, tarball: &Path) -> Result<PathBuf, String> {
+    let root = root();
+    let from = root.join("sdk-wasm").join(source);
+    let project = root.join("target").join(name);
+    mkdir(&project)?;
+    let entries =
+        fs::read_dir(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let file_name = entry.file_name();
+        if file_name == "node_modules" || !entry.path().is_file() {
+            continue;
+        }
+        copy_if_changed(&entry.path(), &project.join(&file_name))?;
+    }
+    util::npm_install(&project)?;
+    run(
+        &project,
+        "npm",
+        &[
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            path_str(tarball)?,
+        ],
+    )?;
+    Ok(project)
+}
+
+/// The wasm-bindgen CLI at exactly the version of the `wasm-bindgen` crate in `Cargo.lock`.
+fn ensure_wasm_bindgen(root: &Path) -> Result<String, String> {
+    let lock = read(&root.join("Cargo.lock"))?;
+    let version =
+        locked_version(&lock, "wasm-bindgen").ok_or("Cargo.lock pins no wasm-bindgen version")?;
+    let installed = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if installed.as_deref() != Some(&format!("wasm-bindgen {version}")) {
+        step(&format!(
+            "installing wasm-bindgen-cli {version} (the version in Cargo.lock; a few minutes, once)"
+        ));
+        run(
+            root,
+            "cargo",
+            &[
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &version,
+                "--force",
+            ],
+        )?;
+    }
+    Ok("wasm-bindgen".into())
+}
+
+/// `wasm-opt` from the npm package `binaryen`, installed in `sdk-wasm/tools/`.
+fn ensure_wasm_opt(root: &Path) -> Result<PathBuf, String> {
+    let tools = root.join("sdk-wasm/tools");
+    util::npm_install(&tools)?;
+    let wasm_opt = tools.join("node_modules/.bin/wasm-opt");
+    if wasm_opt.exists() {
+        Ok(wasm_opt)
+    } else {
+        Err(format!("{} is missing after npm ci", wasm_opt.display()))
+    }
+}
+
+/// The version of `name` in a Cargo.lock (the first, if several).
+fn locked_version(lock: &str, name: &str) -> Option<String> {
+    let needle = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == needle {
+            let version = lines.next()?.trim();
+            return version
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')
+                .map(str::to_string);
+        }
+    }
+    None
+}
+
+/// `api.js` as CommonJS: its top-level `export function`/`export class` lose `export`, and a
+/// `module.exports` names them.
+fn commonjs(esm: &str) -> Result<String, String> {
+    let mut names = Vec::new();
+    let mut out = String::from("'use strict';\n// Generated from api.js by `cargo xtask sdk`.\n");
+    for line in esm.lines() {
+        let stripped = line.strip_prefix("export ");
+        match stripped {
+            Some(rest) => {
+                let name = rest
+                    .strip_prefix("function ")
+                    .or_else(|| rest.strip_prefix("class "))
+                    .and_then(|r| r.split(|c: char| !c.is_alphanumeric() && c != '_').next())
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| format!("api.js: unsupported export: {line}"))?;
+                names.push(name.to_string());
+                out.push_str(rest);
+            }
+            None if line.starts_with("import ") => {
+                return Err("api.js must not import anything".into());
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("module.exports = {{ {} }};\n", names.join(", ")));
+    Ok(out)
+}
+
+/// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
+fn report_sizes(pkg: &Path) {
+    step("npm package: sizes (raw / gzip -9)");
+    let entries: [(&str, &[&str]); 2] = [
+        (
+            "browser entry (browser.js + api.js + web glue + wasm)",
+            &[
+                "browser.js",
+                "api.js",
+                "web/kazashi_sdk_wasm.js",
+                "web/kazashi_sdk_wasm_bg.wasm",
+            ],
+        ),
+        (
+            "node entry (node.cjs + api.cjs + node glue + wasm)",
+            &[
+                "node.cjs",
+                "api.cjs",
+                "node/kazashi_sdk_wasm.cjs",
+                "node/kazashi_sdk_wasm_bg.wasm",
+            ],
+        ),
+    ];
+    for (label, files) in entries {
+        let (mut raw, mut gz) = (0u64, 0u64);
+        for file in files {
+            let path = pkg.join(file);
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let zipped = Command::new("gzip")
+                .args(["-9", "-c"])
+                .arg(&path)
+                .output()
+                .map(|o| o.stdout.len() as u64)
+                .unwrap_or(0);
+            eprintln!("  {file:40} {size:>9} B  {zipped:>8} B gzipped");
+            raw += size;
+            gz += zipped;
+        }
+        eprintln!("  {label}: {raw} B raw, {gz} B gzipped\n");
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("path is not UTF-8: {}", path.display()))
+}
+
+fn mkdir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Copies only when the content differs, so that `npm ci` is skipped when nothing changed.
+fn copy_if_changed(from: &Path, to: &Path) -> Result<(), String> {
+    let new = fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    if fs::read(to).ok().as_deref() == Some(new.as_slice()) {
+        return Ok(());
+    }
+    fs::write(to, new).map_err(|e| format!("cannot write {}: {e}", to.display()))
+}
