@@ -58,13 +58,22 @@ pub struct Db {
 
 /// The migrations, embedded.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            Cow::Borrowed("init"),
+            MigrationType::Simple,
+            include_str!("../migrations/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            Cow::Borrowed("relay"),
+            MigrationType::Simple,
+            include_str!("../migrations/0002_relay.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl Db {

@@ -53,6 +53,24 @@ pub enum ApiError {
     /// No such endpoint.
     #[error("not found")]
     NotFound,
+    /// No transaction has this launch token.
+    #[error("unknown launch URL")]
+    LaunchUnknown,
+    /// The transaction is over: its launch URL cannot be used again.
+    #[error("launch URL already used")]
+    LaunchUsed,
+    /// The launch URL expired.
+    #[error("launch URL expired")]
+    LaunchExpired,
+    /// The relay holds another chip than the command names.
+    #[error("the relay holds another chip than the command names")]
+    WrongChip,
+    /// The relay's report answers another script, or raced another report.
+    #[error("report does not answer the outstanding script")]
+    RelayWrongStep,
+    /// The relay's message is neither a chip hello nor a report.
+    #[error("malformed relay message")]
+    RelayMalformed,
     /// Something failed on our side; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -81,6 +99,12 @@ impl ApiError {
             Self::UnknownTransaction => "unknown_transaction",
             Self::Pending => "pending",
             Self::NotFound => "not_found",
+            Self::LaunchUnknown => "launch_unknown",
+            Self::LaunchUsed => "launch_used",
+            Self::LaunchExpired => "launch_expired",
+            Self::WrongChip => "wrong_chip",
+            Self::RelayWrongStep => "relay_wrong_step",
+            Self::RelayMalformed => "relay_malformed",
             Self::Internal(_) => "internal",
         }
     }
@@ -99,6 +123,11 @@ impl ApiError {
             Self::Policy(_) => StatusCode::FORBIDDEN,
             Self::UnknownTransaction | Self::NotFound => StatusCode::NOT_FOUND,
             Self::Pending => StatusCode::ACCEPTED,
+            Self::LaunchUnknown => StatusCode::NOT_FOUND,
+            Self::LaunchUsed | Self::LaunchExpired => StatusCode::GONE,
+            Self::WrongChip => StatusCode::FORBIDDEN,
+            Self::RelayWrongStep => StatusCode::CONFLICT,
+            Self::RelayMalformed => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -29,6 +29,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod registry;
+pub mod relay;
 pub mod routes;
 pub mod state;
 pub mod transactions;

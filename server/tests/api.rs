@@ -238,8 +238,14 @@ async fn register_then_result(h: Harness) {
     let (status, body) = h.register(&h.seal(&claims)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
-    let launch = body["launch_url"].as_str().unwrap();
-    let token = launch.strip_prefix(&format!("{ISSUER}/launch/")).unwrap();
+    // The chip is named: the first script travels in the fragment (docs/relay.md).
+    let launch =
+        kazashi_protocol::online::Launch::parse(body["launch_url"].as_str().unwrap()).unwrap();
+    assert!(launch.script.is_some());
+    let token = launch
+        .url
+        .strip_prefix(&format!("{ISSUER}/launch/"))
+        .unwrap();
     assert_eq!(token.len(), 43);
     let expires = body["expires_at"].as_u64().unwrap();
     assert!(expires <= claims.exp && expires <= kazashi_server::now() + 120);

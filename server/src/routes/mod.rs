@@ -2,6 +2,7 @@
 
 pub mod discovery;
 pub mod health;
+pub mod relay;
 pub mod transactions;
 
 use axum::Router;
@@ -21,6 +22,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/v1/transactions", post(transactions::create))
         .route("/v1/transactions/{id}/result", get(transactions::result))
+        .route("/launch/{token}", post(relay::launch))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route_layer(middleware::from_fn_with_state(

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use kazashi_protocol::envelope::{
     CommandPolicy, DEFAULT_MAX_LIFETIME, EnvelopeError, ProviderKey, VerifiedCommand, open_command,
 };
+use kazashi_protocol::online::Launch;
 use kazashi_protocol::policy::{Grant, check_command};
 use serde::Serialize;
 
@@ -135,8 +136,34 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
         ops = claims.ops.len(),
         "transaction registered"
     );
+    // docs/relay.md: when the chip is named, the first script travels in the launch URL's
+    // fragment (the whole transaction when its challenge is predictable, INITIALIZE UPDATE
+    // when it is random), so the relay starts without asking.
+    let mut launch = Launch {
+        url: format!("{}/launch/{}", config.public_url, registered.launch_token),
+        script: None,
+    };
+    if let Some(chip) = &chip {
+        let keys = state.keys();
+        let (static_keys, target) = crate::relay::chip_view(&keys, chip)?;
+        let (transaction, script) =
+            crate::relay::first_script(claims, &claims.iss, &static_keys, &target)?;
+        if crate::relay::save(
+            &state.db,
+            &registered.id,
+            &chip.id,
+            0,
+            &transaction,
+            script.as_ref(),
+            now,
+        )
+        .await?
+        {
+            launch.script = script;
+        }
+    }
     Ok(Created {
-        launch_url: format!("{}/launch/{}", config.public_url, registered.launch_token),
+        launch_url: launch.to_url(),
         id: registered.id,
         expires_at: registered.expires_at,
     })

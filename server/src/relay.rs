@@ -1,0 +1,222 @@
+//! The relay exchanges (docs/relay.md), the server's side: drive
+//! `kazashi_protocol::online::Transaction` for a transaction and keep its progress in the
+//! database, so that any instance can take the next exchange.
+//!
+//! Every exchange is applied exactly once: the stored `step` is a compare-and-set guard, and a
+//! script is answered only after the state that checks its answers is committed.
+
+use kazashi_protocol::envelope::{self, Audience, CommandClaims, ResultClaims, Status};
+use kazashi_protocol::online::{self, ChipTarget, RelayScript, Transaction, TransactionState};
+use kazashi_protocol::scp03::{
+    Aid, Challenge, ChallengeMode, KeyLength, ResponseProtection, SMode, ScpOptions, ScriptTarget,
+    SequenceCounter, StaticKeys, diversify_static_keys,
+};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::keys::KeyRing;
+use crate::registry::Chip;
+
+/// A transaction as the relay endpoint needs it.
+#[derive(Debug)]
+pub struct Stored {
+    /// Its id.
+    pub id: String,
+    /// The provider.
+    pub provider: String,
+    /// The chip, once known.
+    pub chip: Option<String>,
+    /// The verified command.
+    pub claims: CommandClaims,
+    /// `pending`, `completed` or `failed`.
+    pub state: String,
+    /// The progress, once the first script was built.
+    pub relay_state: Option<TransactionState>,
+    /// The script the relay was last given.
+    pub outstanding: Option<RelayScript>,
+    /// That script's step (0 before the first).
+    pub step: i64,
+}
+
+fn internal(what: &str) -> impl Fn(serde_json::Error) -> ApiError + '_ {
+    move |e| ApiError::Internal(format!("{what}: {e}"))
+}
+
+/// Loads a transaction.
+pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
+    let Some(row) = sqlx::query(
+        "SELECT id, provider_id, chip_id, claims, state, relay_state, outstanding, step \
+         FROM transactions WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let claims: String = row.try_get("claims")?;
+    let relay_state: Option<String> = row.try_get("relay_state")?;
+    let outstanding: Option<String> = row.try_get("outstanding")?;
+    Ok(Some(Stored {
+        id: row.try_get("id")?,
+        provider: row.try_get("provider_id")?,
+        chip: row.try_get("chip_id")?,
+        claims: serde_json::from_str(&claims).map_err(internal("stored claims"))?,
+        state: row.try_get("state")?,
+        relay_state: relay_state
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(internal("stored relay state"))?,
+        outstanding: outstanding
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(internal("stored script"))?,
+        step: row.try_get("step")?,
+    }))
+}
+
+/// Stores the progress if nobody else moved it since `old_step`; `false` when somebody did.
+pub async fn save(
+    db: &Db,
+    id: &str,
+    chip: &str,
+    old_step: i64,
+    transaction: &Transaction,
+    outstanding: Option<&RelayScript>,
+    now: u64,
+) -> Result<bool, ApiError> {
+    let state = serde_json::to_string(transaction.state()).map_err(internal("relay state"))?;
+    let script = outstanding
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(internal("script"))?;
+    let new_step = outstanding.map_or(old_step, |s| i64::from(s.step));
+    let done = sqlx::query(
+        "UPDATE transactions SET relay_state = $1, outstanding = $2, step = $3, chip_id = $4, \
+         updated_at = $5 WHERE id = $6 AND step = $7 AND state = 'pending'",
+    )
+    .bind(state)
+    .bind(script)
+    .bind(new_step)
+    .bind(chip)
+    .bind(now as i64)
+    .bind(id)
+    .bind(old_step)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the sequence counter a chip's card reported (its genuine INITIALIZE UPDATE
+/// answer): the next one it will report is one more.
+pub async fn record_counter(db: &Db, chip: &str, counter: SequenceCounter) -> Result<(), ApiError> {
+    sqlx::query("UPDATE chips SET sequence_counter = $1 WHERE id = $2")
+        .bind(i64::from(counter.value()) + 1)
+        .bind(chip)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// What the server knows of a chip: its keys (diversified from the master key, never stored)
+/// and its SCP03 target with the last counter seen.
+pub fn chip_view(keys: &KeyRing, chip: &Chip) -> Result<(StaticKeys, ChipTarget), ApiError> {
+    let length = match chip.key_length {
+        16 => KeyLength::Aes128,
+        24 => KeyLength::Aes192,
+        32 => KeyLength::Aes256,
+        _ => return Err(ApiError::Internal("chip key length".into())),
+    };
+    let static_keys = diversify_static_keys(keys.chip_master().expose_secret(), &chip.kdd, length);
+    let target = ScriptTarget {
+        aid: Aid::new(&chip.isd_aid).map_err(|e| ApiError::Internal(format!("chip AID: {e}")))?,
+        kvn: chip.kvn,
+        options: ScpOptions {
+            s_mode: if chip.s16 { SMode::S16 } else { SMode::S8 },
+            challenge: if chip.random_challenge {
+                ChallengeMode::Random
+            } else {
+                ChallengeMode::PseudoRandom
+            },
+            response: ResponseProtection::RMacREnc,
+        },
+        key_diversification_data: Some(chip.kdd),
+    };
+    let counter = SequenceCounter::new(chip.sequence_counter.saturating_sub(1))
+        .ok_or_else(|| ApiError::Internal("chip sequence counter".into()))?;
+    Ok((static_keys, ChipTarget { target, counter }))
+}
+
+/// A fresh host challenge of the chip's mode (it keeps session keys unique).
+pub fn host_challenge(chip: &ChipTarget) -> Challenge {
+    Challenge::random(chip.target.options.s_mode, &mut rand_core::OsRng)
+}
+
+/// Plans the command and builds its first script.
+pub fn first_script(
+    claims: &CommandClaims,
+    provider: &str,
+    static_keys: &StaticKeys,
+    chip: &ChipTarget,
+) -> Result<(Transaction, Option<RelayScript>), ApiError> {
+    let segments =
+        online::plan(claims, provider).map_err(|e| ApiError::Internal(format!("plan: {e}")))?;
+    let mut transaction = Transaction::new(segments, claims.ops.len());
+    let script = transaction
+        .next_script(static_keys, chip, host_challenge(chip))
+        .map_err(|e| ApiError::Internal(format!("script: {e}")))?;
+    Ok((transaction, script))
+}
+
+/// Resumes a stored transaction (planning its command again).
+pub fn resume(stored: &Stored, state: TransactionState) -> Result<Transaction, ApiError> {
+    let segments = online::plan(&stored.claims, &stored.provider)
+        .map_err(|e| ApiError::Internal(format!("plan: {e}")))?;
+    Ok(Transaction::resume(segments, state))
+}
+
+/// Signs the result of a finished transaction and stores it; returns the token.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one finished transaction"
+)]
+pub async fn finish(
+    db: &Db,
+    keys: &KeyRing,
+    server_id: &str,
+    stored: &Stored,
+    chip: &str,
+    transaction: Transaction,
+    reason: Option<&str>,
+    now: u64,
+) -> Result<String, ApiError> {
+    let (status, results) = transaction.finish();
+    let claims = ResultClaims {
+        iss: server_id.into(),
+        aud: Audience::from(stored.provider.as_str()),
+        jti: stored.id.clone(),
+        cmd: stored.claims.jti.clone(),
+        iat: now,
+        chip: chip.into(),
+        status,
+        reason: reason.map(Into::into),
+        results,
+    };
+    let token = envelope::sign_result(&claims, &keys.signing().key)?;
+    let state = match status {
+        Status::Ok => crate::transactions::COMPLETED,
+        Status::Failed => crate::transactions::FAILED,
+    };
+    if !crate::transactions::finish(db, &stored.id, state, &token, reason, now).await? {
+        return Err(ApiError::RelayWrongStep);
+    }
+    sqlx::query(
+        "UPDATE launch_tokens SET used_at = $1 WHERE transaction_id = $2 AND used_at IS NULL",
+    )
+    .bind(now as i64)
+    .bind(&stored.id)
+    .execute(&db.pool)
+    .await?;
+    Ok(token)
+}

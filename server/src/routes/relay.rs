@@ -1,0 +1,209 @@
+//! `POST /launch/{token}`: the common app's exchanges (docs/relay.md).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use kazashi_protocol::online::{
+    ChipHello, OnlineError, Progress, RelayAnswer, RelayError, RelayReport,
+};
+use sqlx::Row;
+
+use crate::error::ApiError;
+use crate::registry::{self, ChipStatus};
+use crate::relay::{self, Stored};
+use crate::state::AppState;
+use crate::transactions::{PENDING, hash_token};
+
+/// Handles one relay message: a chip hello or a report.
+pub async fn launch(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: Body,
+) -> Response {
+    match exchange(&state, &token, body).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnswer, ApiError> {
+    let bytes = axum::body::to_bytes(body, state.config.body_limit)
+        .await
+        .map_err(|_| ApiError::BodyTooLarge)?;
+    let now = crate::now();
+    let row =
+        sqlx::query("SELECT transaction_id, expires_at FROM launch_tokens WHERE token_hash = $1")
+            .bind(hash_token(token))
+            .fetch_optional(&state.db.pool)
+            .await?
+            .ok_or(ApiError::LaunchUnknown)?;
+    let id: String = row.try_get("transaction_id")?;
+    let expires_at: i64 = row.try_get("expires_at")?;
+    let stored = relay::load(&state.db, &id)
+        .await?
+        .ok_or(ApiError::LaunchUnknown)?;
+    if stored.state != PENDING {
+        return Err(ApiError::LaunchUsed);
+    }
+    if now as i64 > expires_at {
+        return Err(ApiError::LaunchExpired);
+    }
+    if let Ok(report) = serde_json::from_slice::<RelayReport>(&bytes) {
+        return report_answer(state, stored, report, now).await;
+    }
+    let hello: ChipHello = serde_json::from_slice(&bytes).map_err(|_| ApiError::RelayMalformed)?;
+    hello_answer(state, stored, &hello.chip, now).await
+}
+
+/// The chip the relay holds must be the command's, known and active.
+async fn active_chip(
+    state: &AppState,
+    stored: &Stored,
+    chip: &str,
+) -> Result<registry::Chip, ApiError> {
+    if stored.chip.as_deref().is_some_and(|c| c != chip) {
+        return Err(ApiError::WrongChip);
+    }
+    let chip = registry::chip(&state.db, chip)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or(ApiError::UnknownChip)?;
+    match chip.status {
+        ChipStatus::Active => Ok(chip),
+        ChipStatus::Suspended => Err(ApiError::ChipSuspended),
+        ChipStatus::Retired => Err(ApiError::ChipRetired),
+    }
+}
+
+async fn hello_answer(
+    state: &AppState,
+    stored: Stored,
+    chip_id: &str,
+    now: u64,
+) -> Result<RelayAnswer, ApiError> {
+    let chip = active_chip(state, &stored, chip_id).await?;
+    // A relay that asks again (it lost our answer) gets the same script.
+    if let Some(script) = stored.outstanding {
+        return Ok(RelayAnswer::Script(script));
+    }
+    let keys = state.keys();
+    let (static_keys, target) = relay::chip_view(&keys, &chip)?;
+    let (transaction, script) =
+        relay::first_script(&stored.claims, &stored.provider, &static_keys, &target)?;
+    let script = script.ok_or_else(|| ApiError::Internal("a command without operations".into()))?;
+    if !relay::save(
+        &state.db,
+        &stored.id,
+        &chip.id,
+        stored.step,
+        &transaction,
+        Some(&script),
+        now,
+    )
+    .await?
+    {
+        return Err(ApiError::RelayWrongStep);
+    }
+    Ok(RelayAnswer::Script(script))
+}
+
+async fn report_answer(
+    state: &AppState,
+    stored: Stored,
+    report: RelayReport,
+    now: u64,
+) -> Result<RelayAnswer, ApiError> {
+    let (Some(script), Some(progress)) = (stored.outstanding.clone(), stored.relay_state.clone())
+    else {
+        return Err(ApiError::RelayWrongStep);
+    };
+    if i64::from(report.step) != stored.step {
+        return Err(ApiError::RelayWrongStep);
+    }
+    let chip_id = match (&stored.chip, &report.chip) {
+        (Some(known), _) => known.clone(),
+        (None, Some(told)) => told.clone(),
+        (None, None) => return Err(ApiError::RelayMalformed),
+    };
+    if let Some(told) = &report.chip {
+        if *told != chip_id {
+            return Err(ApiError::WrongChip);
+        }
+    }
+    let chip = active_chip(state, &stored, &chip_id).await?;
+    let keys = state.keys();
+    let (static_keys, mut target) = relay::chip_view(&keys, &chip)?;
+    let mut transaction = relay::resume(&stored, progress)?;
+    let progress = transaction
+        .handle_report(&static_keys, &target, &script, &report)
+        .map_err(|e| match e {
+            OnlineError::Relay(RelayError::WrongStep) => ApiError::RelayWrongStep,
+            OnlineError::Relay(_) => ApiError::RelayMalformed,
+            other => ApiError::Internal(format!("relay report: {other}")),
+        })?;
+    let (next, reason) = match progress {
+        Progress::Continue { counter } => {
+            if let Some(counter) = counter {
+                relay::record_counter(&state.db, &chip.id, counter).await?;
+                target.counter = counter;
+            }
+            let next = transaction
+                .next_script(&static_keys, &target, relay::host_challenge(&target))
+                .map_err(|e| ApiError::Internal(format!("script: {e}")))?;
+            (next, None)
+        }
+        Progress::Script(next) => (Some(next), None),
+        Progress::AppletMissing(_) => (None, Some("applet_missing")),
+        Progress::RelayLostCard => (None, Some("card_lost")),
+        Progress::ChannelFailed(e) => (None, Some(e.code())),
+        _ => (None, Some("transaction_ended")),
+    };
+    match next {
+        Some(script) => {
+            if !relay::save(
+                &state.db,
+                &stored.id,
+                &chip.id,
+                stored.step,
+                &transaction,
+                Some(&script),
+                now,
+            )
+            .await?
+            {
+                return Err(ApiError::RelayWrongStep);
+            }
+            Ok(RelayAnswer::Script(script))
+        }
+        None => {
+            // Claim the step first, so that a concurrent duplicate report cannot finish too.
+            if !relay::save(
+                &state.db,
+                &stored.id,
+                &chip.id,
+                stored.step,
+                &transaction,
+                None,
+                now,
+            )
+            .await?
+            {
+                return Err(ApiError::RelayWrongStep);
+            }
+            let token = relay::finish(
+                &state.db,
+                &keys,
+                &state.config.id,
+                &stored,
+                &chip.id,
+                transaction,
+                reason,
+                now,
+            )
+            .await?;
+            tracing::info!(transaction = %stored.id, chip = %chip.id, reason = reason.unwrap_or("-"), "transaction finished");
+            Ok(RelayAnswer::Result(token))
+        }
+    }
+}
