@@ -205,7 +205,7 @@ async fn discovery_and_jwks(h: Harness) {
         meta["transactions_endpoint"],
         format!("{ISSUER}/v1/transactions")
     );
-    assert_eq!(meta["relay_endpoint"], format!("{ISSUER}/v1/relay"));
+    assert_eq!(meta["relay_endpoint"], format!("{ISSUER}/launch"));
     let (status, body, ct) = h.get("/.well-known/jwks.json").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ct, "application/jwk-set+json");

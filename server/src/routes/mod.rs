@@ -12,8 +12,8 @@ use axum::routing::{get, post};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The path prefix of the relay endpoints the common app will use (next: `docs/relay.md`).
-pub const RELAY_PREFIX: &str = "/v1/relay";
+/// The path prefix of the relay endpoint: launch URLs are `{public_url}/launch/{token}` (`docs/relay.md`).
+pub const RELAY_PREFIX: &str = "/launch";
 
 /// The router of one server instance.
 pub fn build_router(state: AppState) -> Router {
