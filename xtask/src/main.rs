@@ -124,6 +124,23 @@ fn test() -> Result<(), String> {
     util::npm_install(&interop)?;
     run(&interop, "node", &["--test"])?;
 
+    step("end to end: a provider using only jose, kazashi-server, the common app, a virtual chip");
+    run(
+        &root,
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "kazashi-server",
+            "-p",
+            "kazashi-relay",
+        ],
+    )?;
+    let e2e = root.join("tests/e2e");
+    util::npm_install(&e2e)?;
+    run(&e2e, "node", &["--test"])?;
+
     sdk::test()?;
     let seconds: u64 = std::env::var("KAZASHI_FUZZ_SECONDS")
         .ok()
