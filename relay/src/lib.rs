@@ -26,6 +26,9 @@ use kazashi_se::{CardTransport, TransportError};
 /// worst for one applet; more only for several applets).
 pub const MAX_EXCHANGES: usize = 16;
 
+/// How often a message is sent again when the server cannot be reached (about 20 s in all).
+pub const NETWORK_RETRIES: u32 = 30;
+
 /// Largest server answer the relay reads.
 pub const MAX_ANSWER: u64 = 1 << 20;
 
@@ -205,7 +208,18 @@ impl<T: CardTransport, H: Http> Relay<T, H> {
     }
 
     fn post(&mut self, url: &str, body: &str) -> Result<RelayAnswer, RelayClientError> {
-        let (status, text) = self.http.post_json(url, body)?;
+        // Every message is idempotent on the server (a report it already applied is answered
+        // again), so a lost connection or a restarting server is retried, never the chip.
+        let mut attempt = 0;
+        let (status, text) = loop {
+            match self.http.post_json(url, body) {
+                Err(RelayClientError::Network(_)) if attempt < NETWORK_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
+                }
+                other => break other?,
+            }
+        };
         if status == 200 {
             return serde_json::from_str(&text).map_err(|_| RelayClientError::UnexpectedAnswer);
         }

@@ -37,6 +37,8 @@ pub struct Stored {
     pub outstanding: Option<RelayScript>,
     /// That script's step (0 before the first).
     pub step: i64,
+    /// SHA-256 (hex) of the last report applied.
+    pub last_report: Option<String>,
 }
 
 fn internal(what: &str) -> impl Fn(serde_json::Error) -> ApiError + '_ {
@@ -46,8 +48,8 @@ fn internal(what: &str) -> impl Fn(serde_json::Error) -> ApiError + '_ {
 /// Loads a transaction.
 pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
     let Some(row) = sqlx::query(
-        "SELECT id, provider_id, chip_id, claims, state, relay_state, outstanding, step \
-         FROM transactions WHERE id = $1",
+        "SELECT id, provider_id, chip_id, claims, state, relay_state, outstanding, step, \
+         last_report FROM transactions WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&db.pool)
@@ -73,6 +75,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
             .transpose()
             .map_err(internal("stored script"))?,
         step: row.try_get("step")?,
+        last_report: row.try_get("last_report")?,
     }))
 }
 
@@ -84,6 +87,7 @@ pub async fn save(
     old_step: i64,
     transaction: &Transaction,
     outstanding: Option<&RelayScript>,
+    report: Option<&str>,
     now: u64,
 ) -> Result<bool, ApiError> {
     let state = serde_json::to_string(transaction.state()).map_err(internal("relay state"))?;
@@ -94,7 +98,7 @@ pub async fn save(
     let new_step = outstanding.map_or(old_step, |s| i64::from(s.step));
     let done = sqlx::query(
         "UPDATE transactions SET relay_state = $1, outstanding = $2, step = $3, chip_id = $4, \
-         updated_at = $5 WHERE id = $6 AND step = $7 AND state = 'pending'",
+         updated_at = $5, last_report = $8 WHERE id = $6 AND step = $7 AND state = 'pending'",
     )
     .bind(state)
     .bind(script)
@@ -103,6 +107,7 @@ pub async fn save(
     .bind(now as i64)
     .bind(id)
     .bind(old_step)
+    .bind(report)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -189,6 +194,7 @@ pub async fn finish(
     chip: &str,
     transaction: Transaction,
     reason: Option<&str>,
+    report_hash: &str,
     now: u64,
 ) -> Result<String, ApiError> {
     let (status, results) = transaction.finish();
@@ -211,6 +217,11 @@ pub async fn finish(
     if !crate::transactions::finish(db, &stored.id, state, &token, reason, now).await? {
         return Err(ApiError::RelayWrongStep);
     }
+    sqlx::query("UPDATE transactions SET last_report = $1 WHERE id = $2")
+        .bind(report_hash)
+        .bind(&stored.id)
+        .execute(&db.pool)
+        .await?;
     sqlx::query(
         "UPDATE launch_tokens SET used_at = $1 WHERE transaction_id = $2 AND used_at IS NULL",
     )

@@ -43,14 +43,28 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
     let stored = relay::load(&state.db, &id)
         .await?
         .ok_or(ApiError::LaunchUnknown)?;
+    let report = serde_json::from_slice::<RelayReport>(&bytes).ok();
+    let report_hash = hash_token(&String::from_utf8_lossy(&bytes));
+    // The very report the server applied last, sent again because its answer was lost.
+    let repeated = stored.last_report.as_deref() == Some(report_hash.as_str());
     if stored.state != PENDING {
+        // The relay did not get our last answer (a lost connection, a restarted instance) and
+        // sends its last report again: the answer was the result. Anything else is refused.
+        if report.is_some() && repeated {
+            {
+                let outcome = crate::transactions::outcome(&state.db, &stored.id).await?;
+                if let Some(result) = outcome.and_then(|o| o.result) {
+                    return Ok(RelayAnswer::Result(result));
+                }
+            }
+        }
         return Err(ApiError::LaunchUsed);
     }
     if now as i64 > expires_at {
         return Err(ApiError::LaunchExpired);
     }
-    if let Ok(report) = serde_json::from_slice::<RelayReport>(&bytes) {
-        return report_answer(state, stored, report, now).await;
+    if let Some(report) = report {
+        return report_answer(state, stored, report, &report_hash, repeated, now).await;
     }
     let hello: ChipHello = serde_json::from_slice(&bytes).map_err(|_| ApiError::RelayMalformed)?;
     hello_answer(state, stored, &hello.chip, now).await
@@ -99,6 +113,7 @@ async fn hello_answer(
         stored.step,
         &transaction,
         Some(&script),
+        None,
         now,
     )
     .await?
@@ -112,6 +127,8 @@ async fn report_answer(
     state: &AppState,
     stored: Stored,
     report: RelayReport,
+    report_hash: &str,
+    repeated: bool,
     now: u64,
 ) -> Result<RelayAnswer, ApiError> {
     let (Some(script), Some(progress)) = (stored.outstanding.clone(), stored.relay_state.clone())
@@ -119,6 +136,11 @@ async fn report_answer(
         return Err(ApiError::RelayWrongStep);
     };
     if i64::from(report.step) != stored.step {
+        // The report of the script before the outstanding one, sent again because our answer
+        // was lost: it was applied; answer the same way. The chip never runs a script twice.
+        if repeated && i64::from(report.step) + 1 == stored.step {
+            return Ok(RelayAnswer::Script(script));
+        }
         return Err(ApiError::RelayWrongStep);
     }
     let chip_id = match (&stored.chip, &report.chip) {
@@ -168,6 +190,7 @@ async fn report_answer(
                 stored.step,
                 &transaction,
                 Some(&script),
+                Some(report_hash),
                 now,
             )
             .await?
@@ -177,20 +200,9 @@ async fn report_answer(
             Ok(RelayAnswer::Script(script))
         }
         None => {
-            // Claim the step first, so that a concurrent duplicate report cannot finish too.
-            if !relay::save(
-                &state.db,
-                &stored.id,
-                &chip.id,
-                stored.step,
-                &transaction,
-                None,
-                now,
-            )
-            .await?
-            {
-                return Err(ApiError::RelayWrongStep);
-            }
+            // The stored state stays at this step until the result is committed (finishing is
+            // guarded by the transaction's state): the same report sent again after a crash
+            // here is checked again and finishes the transaction then.
             let token = relay::finish(
                 &state.db,
                 &keys,
@@ -199,6 +211,7 @@ async fn report_answer(
                 &chip.id,
                 transaction,
                 reason,
+                report_hash,
                 now,
             )
             .await?;

@@ -155,6 +155,7 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
             0,
             &transaction,
             script.as_ref(),
+            None,
             now,
         )
         .await?
