@@ -80,6 +80,7 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
 }
 
 /// Stores the progress if nobody else moved it since `old_step`; `false` when somebody did.
+#[allow(clippy::too_many_arguments, reason = "one row's columns")]
 pub async fn save(
     db: &Db,
     id: &str,
