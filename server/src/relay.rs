@@ -215,14 +215,19 @@ pub async fn finish(
         Status::Ok => crate::transactions::COMPLETED,
         Status::Failed => crate::transactions::FAILED,
     };
-    if !crate::transactions::finish(db, &stored.id, state, &token, reason, now).await? {
+    if !crate::transactions::finish(
+        db,
+        &stored.id,
+        state,
+        &token,
+        reason,
+        Some(report_hash),
+        now,
+    )
+    .await?
+    {
         return Err(ApiError::RelayWrongStep);
     }
-    sqlx::query("UPDATE transactions SET last_report = $1 WHERE id = $2")
-        .bind(report_hash)
-        .bind(&stored.id)
-        .execute(&db.pool)
-        .await?;
     sqlx::query(
         "UPDATE launch_tokens SET used_at = $1 WHERE transaction_id = $2 AND used_at IS NULL",
     )

@@ -132,18 +132,20 @@ pub async fn outcome(db: &Db, id: &str) -> Result<Option<Outcome>, ApiError> {
     .map_err(|e: sqlx::Error| e.into())
 }
 
-/// Records a transaction's final result (the relay's part, next).
+/// Records a transaction's final result and the SHA-256 of the report that finished it (in
+/// one statement, so that the relay sending that report again gets this result).
 pub async fn finish(
     db: &Db,
     id: &str,
     state: &str,
     result: &str,
     reason: Option<&str>,
+    last_report: Option<&str>,
     now: u64,
 ) -> Result<bool, ApiError> {
     let done = sqlx::query(
-        "UPDATE transactions SET state = $1, result = $2, reason = $3, updated_at = $4 \
-         WHERE id = $5 AND state = $6",
+        "UPDATE transactions SET state = $1, result = $2, reason = $3, updated_at = $4, \
+         last_report = $7 WHERE id = $5 AND state = $6",
     )
     .bind(state)
     .bind(result)
@@ -151,6 +153,7 @@ pub async fn finish(
     .bind(now as i64)
     .bind(id)
     .bind(PENDING)
+    .bind(last_report)
     .execute(&db.pool)
     .await?;
     Ok(done.rows_affected() == 1)

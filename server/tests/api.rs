@@ -286,6 +286,7 @@ async fn register_then_result(h: Harness) {
             transactions::COMPLETED,
             "a.b.c",
             None,
+            None,
             now
         )
         .await
