@@ -29,6 +29,10 @@ pub const MAX_EXCHANGES: usize = 16;
 /// How often a message is sent again when the server cannot be reached (about 20 s in all).
 pub const NETWORK_RETRIES: u32 = 30;
 
+/// How often a hello refused with `chip_busy` is sent again (every second at most: about two
+/// minutes, a launch URL's lifetime).
+pub const BUSY_RETRIES: u32 = 130;
+
 /// Largest server answer the relay reads.
 pub const MAX_ANSWER: u64 = 1 << 20;
 
@@ -214,6 +218,11 @@ impl<T: CardTransport, H: Http> Relay<T, H> {
         let (status, text) = loop {
             match self.http.post_json(url, body) {
                 Err(RelayClientError::Network(_)) if attempt < NETWORK_RETRIES => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
+                }
+                // Another transaction for this chip is under way: wait for it.
+                Ok((409, text)) if text.contains("\"chip_busy\"") && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
                 }

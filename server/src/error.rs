@@ -68,6 +68,9 @@ pub enum ApiError {
     /// The relay's report answers another script, or raced another report.
     #[error("report does not answer the outstanding script")]
     RelayWrongStep,
+    /// Another transaction for this chip is under way: ask again shortly.
+    #[error("another transaction for this chip is under way")]
+    ChipBusy,
     /// The relay's message is neither a chip hello nor a report.
     #[error("malformed relay message")]
     RelayMalformed,
@@ -105,6 +108,7 @@ impl ApiError {
             Self::WrongChip => "wrong_chip",
             Self::RelayWrongStep => "relay_wrong_step",
             Self::RelayMalformed => "relay_malformed",
+            Self::ChipBusy => "chip_busy",
             Self::Internal(_) => "internal",
         }
     }
@@ -128,6 +132,7 @@ impl ApiError {
             Self::WrongChip => StatusCode::FORBIDDEN,
             Self::RelayWrongStep => StatusCode::CONFLICT,
             Self::RelayMalformed => StatusCode::BAD_REQUEST,
+            Self::ChipBusy => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -114,6 +114,33 @@ pub async fn save(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether another pending, unexpired transaction for `chip` holds it: one that was given a
+/// script (`in_flight`), or any at all. Two transactions for one chip are serialized: a
+/// second one gets its first script only when the first has ended or expired.
+pub async fn chip_busy(
+    db: &Db,
+    chip: &str,
+    except: &str,
+    in_flight: bool,
+    now: u64,
+) -> Result<bool, ApiError> {
+    let sql = if in_flight {
+        "SELECT COUNT(*) AS n FROM transactions WHERE chip_id = $1 AND id <> $2 \
+         AND state = 'pending' AND expires_at >= $3 AND step > 0"
+    } else {
+        "SELECT COUNT(*) AS n FROM transactions WHERE chip_id = $1 AND id <> $2 \
+         AND state = 'pending' AND expires_at >= $3"
+    };
+    let row = sqlx::query(sql)
+        .bind(chip)
+        .bind(except)
+        .bind(now as i64)
+        .fetch_one(&db.pool)
+        .await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n > 0)
+}
+
 /// Records the sequence counter a chip's card reported (its genuine INITIALIZE UPDATE
 /// answer): the next one it will report is one more.
 pub async fn record_counter(db: &Db, chip: &str, counter: SequenceCounter) -> Result<(), ApiError> {

@@ -380,3 +380,69 @@ fn a_tampering_relay_gets_a_failed_result_without_data() {
     assert_eq!(result.results[1].data, None);
     assert_eq!(result.results[0].status, OpStatus::Ok);
 }
+
+/// A card shared by several relays, one APDU at a time.
+struct Shared(Arc<std::sync::Mutex<VirtualCard>>);
+
+impl kazashi_se::CardTransport for Shared {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, kazashi_se::TransportError> {
+        Ok(self.0.lock().unwrap().process(apdu))
+    }
+}
+
+#[test]
+fn two_transactions_for_one_chip_are_serialized_and_many_chips_run_in_parallel() {
+    let world = Arc::new(World::new(false, 1));
+    let card = Arc::new(std::sync::Mutex::new(world.chip("0D0B0C0D01020304", false)));
+    let (first, _) = world.register("same-1", Some("0D0B0C0D01020304"));
+    let (second, _) = world.register("same-2", Some("0D0B0C0D01020304"));
+    assert!(first.contains("#script="));
+    assert!(
+        !second.contains('#'),
+        "a second transaction for a busy chip gets no script in advance"
+    );
+    let runs: Vec<_> = [(second, "same-2"), (first, "same-1")]
+        .into_iter()
+        .map(|(url, jti)| {
+            let (card, world) = (card.clone(), world.clone());
+            std::thread::spawn(move || {
+                let token = Relay::new(Shared(card), HttpClient::new())
+                    .run(&url)
+                    .unwrap();
+                world.verify(&token, jti)
+            })
+        })
+        .collect();
+    let mut points: Vec<u64> = runs
+        .into_iter()
+        .map(|r| {
+            let result = r.join().unwrap();
+            assert_eq!(result.status, Status::Ok, "{result:?}");
+            result.results[3].value.unwrap()
+        })
+        .collect();
+    points.sort();
+    assert_eq!(
+        points,
+        vec![70, 140],
+        "one after the other, each ADD and SUB once"
+    );
+
+    // Several chips at once.
+    let runs: Vec<_> = (0..4)
+        .map(|i| {
+            let world = world.clone();
+            let cin = format!("0E0B0C0D0102030{i}");
+            let mut card = world.chip(&cin, false);
+            std::thread::spawn(move || {
+                let jti = format!("many-{i}");
+                let (url, _) = world.register(&jti, Some(&cin));
+                let token = Relay::new(&mut card, HttpClient::new()).run(&url).unwrap();
+                world.verify(&token, &jti).status
+            })
+        })
+        .collect();
+    for r in runs {
+        assert_eq!(r.join().unwrap(), Status::Ok);
+    }
+}

@@ -53,6 +53,11 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             "kazashi_registrations_refused_total{{code=\"{code}\"}} {n}"
         );
     }
+    out.push_str("# HELP kazashi_relay_exchanges_total Relay exchanges by kind (all instances).\n");
+    out.push_str("# TYPE kazashi_relay_exchanges_total counter\n");
+    for (kind, n) in transactions::counters(&state.db, "relay.").await? {
+        let _ = writeln!(out, "kazashi_relay_exchanges_total{{kind=\"{kind}\"}} {n}");
+    }
     state.metrics.render(&mut out);
     Ok((
         [(

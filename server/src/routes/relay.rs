@@ -63,6 +63,14 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
     if now as i64 > expires_at {
         return Err(ApiError::LaunchExpired);
     }
+    let kind = if report.is_some() {
+        "relay.report"
+    } else {
+        "relay.hello"
+    };
+    if let Err(e) = state.db.increment(kind).await {
+        tracing::warn!(error = %e, "counting a relay exchange failed");
+    }
     if let Some(report) = report {
         return report_answer(state, stored, report, &report_hash, repeated, now).await;
     }
@@ -100,6 +108,9 @@ async fn hello_answer(
     // A relay that asks again (it lost our answer) gets the same script.
     if let Some(script) = stored.outstanding {
         return Ok(RelayAnswer::Script(script));
+    }
+    if relay::chip_busy(&state.db, &chip.id, &stored.id, true, now).await? {
+        return Err(ApiError::ChipBusy);
     }
     let keys = state.keys();
     let (static_keys, target) = relay::chip_view(&keys, &chip)?;

@@ -143,7 +143,13 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
         url: format!("{}/launch/{}", config.public_url, registered.launch_token),
         script: None,
     };
-    if let Some(chip) = &chip {
+    let busy = match &chip {
+        Some(chip) => {
+            crate::relay::chip_busy(&state.db, &chip.id, &registered.id, false, now).await?
+        }
+        None => false,
+    };
+    if let Some(chip) = chip.as_ref().filter(|_| !busy) {
         let keys = state.keys();
         let (static_keys, target) = crate::relay::chip_view(&keys, chip)?;
         let (transaction, script) =
