@@ -229,6 +229,21 @@ impl Server {
         Ok(())
     }
 
+    /// The server's CPU time so far (user + system), from /proc.
+    fn cpu(&self) -> Duration {
+        let ticks = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                let after = s.rsplit_once(')')?.1;
+                let fields: Vec<&str> = after.split_whitespace().collect();
+                // Fields 14 and 15 of proc(5) (utime, stime), counted after the name.
+                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        // USER_HZ is 100 on Linux.
+        Duration::from_millis(ticks * 10)
+    }
+
     fn rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
@@ -297,6 +312,7 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
     let chips: Vec<(String, PathBuf)> = (0..relays)
         .map(|n| server.chip(n))
         .collect::<Result<_, _>>()?;
+    let cpu_before = server.cpu();
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -351,6 +367,7 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
     for t in threads {
         let _ = t.join();
     }
+    let server_cpu = server.cpu().saturating_sub(cpu_before);
     let elapsed = started.elapsed().as_secs_f64();
     let mut l = latencies.lock().map_err(|_| "lock")?.clone();
     l.sort();
@@ -369,6 +386,13 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
         ms(percentile(&l, 0.95)),
         ms(percentile(&l, 0.99)),
         rss / 1024
+    );
+    let per_tx = server_cpu.as_secs_f64() / done.max(1) as f64;
+    println!(
+        "  server CPU {:.2} s in all, {:.2} ms per transaction: {:.0} transactions/s per core of the server alone",
+        server_cpu.as_secs_f64(),
+        per_tx * 1e3,
+        1.0 / per_tx.max(1e-9)
     );
     Ok(())
 }
