@@ -421,6 +421,19 @@ pub enum Progress {
     ChannelFailed(Scp03Error),
 }
 
+impl Progress {
+    /// Why the transaction ended, as the stable `reason` of its result, when the report
+    /// ended it early.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Continue { .. } | Self::Script(_) => None,
+            Self::AppletMissing(_) => Some("applet_missing"),
+            Self::RelayLostCard => Some("card_lost"),
+            Self::ChannelFailed(e) => Some(e.code()),
+        }
+    }
+}
+
 fn select_apdu(segment: &Segment) -> Result<Vec<u8>, OnlineError> {
     let aid = Aid::new(segment.target.aid())?;
     Ok(select_by_aid(&aid).to_bytes().map_err(Scp03Error::from)?)

@@ -154,15 +154,14 @@ async fn report_answer(
         }
         return Err(ApiError::RelayWrongStep);
     }
-    let chip_id = match (&stored.chip, &report.chip) {
-        (Some(known), _) => known.clone(),
-        (None, Some(told)) => told.clone(),
-        (None, None) => return Err(ApiError::RelayMalformed),
-    };
-    if let Some(told) = &report.chip {
-        if *told != chip_id {
-            return Err(ApiError::WrongChip);
-        }
+    // The chip the transaction runs on; a relay that says it holds another is refused.
+    let chip_id = stored
+        .chip
+        .clone()
+        .or_else(|| report.chip.clone())
+        .ok_or(ApiError::RelayMalformed)?;
+    if report.chip.as_ref().is_some_and(|told| *told != chip_id) {
+        return Err(ApiError::WrongChip);
     }
     let chip = active_chip(state, &stored, &chip_id).await?;
     let keys = state.keys();
@@ -175,22 +174,19 @@ async fn report_answer(
             OnlineError::Relay(_) => ApiError::RelayMalformed,
             other => ApiError::Internal(format!("relay report: {other}")),
         })?;
-    let (next, reason) = match progress {
+    let reason = progress.reason();
+    let next = match progress {
         Progress::Continue { counter } => {
             if let Some(counter) = counter {
                 relay::record_counter(&state.db, &chip.id, counter).await?;
                 target.counter = counter;
             }
-            let next = transaction
+            transaction
                 .next_script(&static_keys, &target, relay::host_challenge(&target))
-                .map_err(|e| ApiError::Internal(format!("script: {e}")))?;
-            (next, None)
+                .map_err(|e| ApiError::Internal(format!("script: {e}")))?
         }
-        Progress::Script(next) => (Some(next), None),
-        Progress::AppletMissing(_) => (None, Some("applet_missing")),
-        Progress::RelayLostCard => (None, Some("card_lost")),
-        Progress::ChannelFailed(e) => (None, Some(e.code())),
-        _ => (None, Some("transaction_ended")),
+        Progress::Script(next) => Some(next),
+        _ => None,
     };
     match next {
         Some(script) => {
