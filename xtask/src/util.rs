@@ -117,6 +117,23 @@ pub(crate) fn ensure_node() -> Result<(), String> {
     ensure_debian("npm", &["npm"])
 }
 
+/// Debian's Chromium, which the browser tests drive through `playwright-core` (a browser
+/// download would fail on machines that reach only package registries).
+pub(crate) fn ensure_chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    apt_install(&["chromium"], "the browser tests (Chromium through playwright-core)")?;
+    if Path::new(CHROMIUM).exists() {
+        Ok(())
+    } else {
+        Err(format!("Debian's chromium installed no {CHROMIUM}"))
+    }
+}
+
+/// Where Debian's `chromium` package puts the browser.
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+
 /// `npm ci` in `dir` unless its `node_modules` is newer than its lock file.
 pub(crate) fn npm_install(dir: &Path) -> Result<(), String> {
     let lock = dir.join("package-lock.json");
