@@ -228,6 +228,83 @@ async fn discovery_and_jwks(h: Harness) {
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = h.get("/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    cross_origin(&h).await;
+}
+
+/// Pages may read discovery and keys and run the relay from any origin; registration and
+/// results stay for providers' backends (no CORS headers there).
+async fn cross_origin(h: &Harness) {
+    let call = |method: &str, path: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, "https://shop.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    for path in [
+        "/.well-known/kazashi",
+        "/.well-known/jwks.json",
+        "/launch/whatever",
+    ] {
+        let preflight = h
+            .router
+            .clone()
+            .oneshot(call("OPTIONS", path))
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), StatusCode::NO_CONTENT, "{path}");
+        let headers = preflight.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(
+            headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .unwrap()
+                .contains("POST")
+        );
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_HEADERS],
+            "content-type"
+        );
+        assert!(
+            headers
+                .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                .is_none()
+        );
+    }
+    let jwks = h
+        .router
+        .clone()
+        .oneshot(call("GET", "/.well-known/jwks.json"))
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), StatusCode::OK);
+    assert_eq!(jwks.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    // A refusal on the relay endpoint is readable by the page too (its error code).
+    let launch = h
+        .router
+        .clone()
+        .oneshot(call("POST", "/launch/nope"))
+        .await
+        .unwrap();
+    assert!(launch.status().is_client_error());
+    assert_eq!(launch.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    for path in ["/v1/transactions", "/v1/transactions/x/result", "/metrics"] {
+        let response = h
+            .router
+            .clone()
+            .oneshot(call("OPTIONS", path))
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none(),
+            "{path}"
+        );
+    }
 }
 
 async fn register_then_result(h: Harness) {

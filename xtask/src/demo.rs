@@ -10,8 +10,8 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::util::{self, root, run, step};
@@ -84,7 +84,9 @@ pub(crate) fn main(args: &[String]) -> Result<(), String> {
         match arg.as_str() {
             "--port" => site_port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
             "--server-port" => {
-                server_port = value()?.parse().map_err(|e| format!("--server-port: {e}"))?
+                server_port = value()?
+                    .parse()
+                    .map_err(|e| format!("--server-port: {e}"))?
             }
             "--dir" => dir = PathBuf::from(value()?),
             "-h" | "--help" => {
@@ -201,7 +203,10 @@ pub(crate) fn start(dir: &Path, site_port: u16, server_port: u16) -> Result<Stac
 
     step("demo: registering the provider and personalizing the phone's chip (first run only)");
     let listed = server_cli(&data, &["provider", "list"])?;
-    if !listed.lines().any(|l| l.split_whitespace().next() == Some(PROVIDER)) {
+    if !listed
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(PROVIDER))
+    {
         let out = Command::new("node")
             .args(["server.mjs", "jwks", "--data", path_str(&provider)?])
             .current_dir(&backend)
@@ -212,10 +217,18 @@ pub(crate) fn start(dir: &Path, site_port: u16, server_port: u16) -> Result<Stac
             return Err("the provider backend could not make its key".into());
         }
         let jwks = provider.join("provider.jwks");
-        fs::write(&jwks, &out.stdout).map_err(|e| format!("cannot write {}: {e}", jwks.display()))?;
+        fs::write(&jwks, &out.stdout)
+            .map_err(|e| format!("cannot write {}: {e}", jwks.display()))?;
         server_cli(
             &data,
-            &["provider", "add", "--id", PROVIDER, "--jwks", path_str(&jwks)?],
+            &[
+                "provider",
+                "add",
+                "--id",
+                PROVIDER,
+                "--jwks",
+                path_str(&jwks)?,
+            ],
         )?;
     }
     let state = phone.join("chip.json");
@@ -223,7 +236,10 @@ pub(crate) fn start(dir: &Path, site_port: u16, server_port: u16) -> Result<Stac
     let chip = match fs::read_to_string(&chip_file) {
         Ok(id) if state.exists() => id.trim().to_owned(),
         _ => {
-            let id = server_cli(&data, &["chip", "personalize", "--state", path_str(&state)?])?;
+            let id = server_cli(
+                &data,
+                &["chip", "personalize", "--state", path_str(&state)?],
+            )?;
             fs::write(&chip_file, &id).map_err(|e| format!("cannot write the chip id: {e}"))?;
             id
         }
@@ -239,7 +255,10 @@ pub(crate) fn start(dir: &Path, site_port: u16, server_port: u16) -> Result<Stac
         .args(["serve", "--listen", &format!("127.0.0.1:{server_port}")])
         .args(["--public-url", &server_url, "--data-dir"])
         .arg(&data)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .spawn()
         .map_err(|e| format!("could not start kazashi-server: {e}"))?;
     stack.children.push(("kazashi-server".into(), server));
@@ -266,7 +285,9 @@ fn wait_http(url: &str, stack: &mut Stack) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(name) = stack.exited() {
-            return Err(format!("{name} exited while starting; see its output above"));
+            return Err(format!(
+                "{name} exited while starting; see its output above"
+            ));
         }
         if let Ok(mut stream) = std::net::TcpStream::connect(host) {
             use std::io::{Read, Write};
@@ -275,7 +296,8 @@ fn wait_http(url: &str, stack: &mut Stack) -> Result<(), String> {
             let mut answer = String::new();
             let answered = stream.write_all(request.as_bytes()).is_ok()
                 && stream.read_to_string(&mut answer).is_ok();
-            if answered && (answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"))
+            if answered
+                && (answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"))
             {
                 return Ok(());
             }

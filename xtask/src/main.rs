@@ -108,7 +108,9 @@ fn test() -> Result<(), String> {
     util::npm_install(&interop)?;
     run(&interop, "node", &["--test"])?;
 
-    step("end to end: a provider using only jose, kazashi-server, the common app, a virtual chip (in process, and through pcscd with --reader)");
+    step(
+        "end to end: a provider using only jose, kazashi-server, the common app, a virtual chip (in process, and through pcscd with --reader)",
+    );
     run(
         &root,
         "cargo",

@@ -123,7 +123,10 @@ pub(crate) fn ensure_chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
-    apt_install(&["chromium"], "the browser tests (Chromium through playwright-core)")?;
+    apt_install(
+        &["chromium"],
+        "the browser tests (Chromium through playwright-core)",
+    )?;
     if Path::new(CHROMIUM).exists() {
         Ok(())
     } else {

@@ -1,5 +1,6 @@
 //! The HTTP API (`docs/server.md`, "Endpoints"): [`build_router`] and one module per resource.
 
+pub mod cors;
 pub mod discovery;
 pub mod health;
 pub mod relay;
@@ -30,5 +31,6 @@ pub fn build_router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(cors::layer))
         .with_state(state)
 }
