@@ -1,6 +1,5 @@
 //! The HTTP API (`docs/server.md`, "Endpoints"): [`build_router`] and one module per resource.
 
-pub mod cors;
 pub mod discovery;
 pub mod health;
 pub mod relay;
@@ -31,6 +30,5 @@ pub fn build_router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .fallback(|| async { ApiError::NotFound })
-        .layer(middleware::from_fn(cors::layer))
         .with_state(state)
 }
