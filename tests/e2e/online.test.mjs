@@ -82,7 +82,8 @@ async function providerTransaction(label, runRelay) {
       { op: 'put', record: 'resident-id', data: jose.base64url.encode('山田太郎 / 1970-01-01') },
       { op: 'get', record: 'resident-id' },
       { op: 'add', counter: 'points', amount: 1 },
-      { op: 'keygen', key: 'resident-key' },
+      // One key per transaction: the chip refuses to overwrite a key (6A89).
+      { op: 'keygen', key: `resident-key${label.replace(/[^a-z]/g, '')}` },
     ],
   };
   const jws = await new jose.SignJWT(claims)
@@ -111,7 +112,7 @@ async function providerTransaction(label, runRelay) {
   assert.equal(payload.cmd, claims.jti);
   assert.equal(payload.jti, id);
   assert.equal(payload.chip, chip);
-  assert.equal(payload.status, 'ok');
+  assert.equal(payload.status, 'ok', JSON.stringify(payload));
   assert.equal(new TextDecoder().decode(jose.base64url.decode(payload.results[1].data)), '山田太郎 / 1970-01-01');
   assert.equal(payload.results[2].value, ++points);
   assert.equal(payload.results[3].jwk.crv, 'P-256');
@@ -200,7 +201,7 @@ function portFree(port) {
 
 // A private pcscd, as se/tests/common/procs.rs starts one: its own client socket by systemd
 // socket activation (a system pcscd is untouched) and its own vpcd port. Python binds the
-// socket, puts it at fd 3 and execs pcscd with LISTEN_PID naming itself.
+// socket, puts it at fd 3 (inheritable) and execs pcscd with LISTEN_PID naming itself.
 async function startPcscd(home) {
   mkdirSync(join(home, 'reader.conf.d'), { recursive: true });
   const port = await freePortPair();
@@ -214,7 +215,9 @@ async function startPcscd(home) {
     's = socket.socket(socket.AF_UNIX)',
     's.bind(sys.argv[1])',
     's.listen(16)',
+    // The socket may already be fd 3, where dup2 is a no-op that keeps close-on-exec.
     'os.dup2(s.fileno(), 3)',
+    'os.set_inheritable(3, True)',
     'os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")',
     'os.execvp("pcscd", ["pcscd", "-f", "-c", sys.argv[2]])',
   ].join('\n');
