@@ -12,8 +12,9 @@ const MAX_LOGGED = 200;
 export async function openPhone({ log, exchanges, apdus }) {
   const response = await fetch('/phone');
   if (!response.ok) throw new Error(`the phone's chip could not be loaded (HTTP ${response.status})`);
-  const { chip, state } = await response.json();
-  const element = await VirtualSecureElement.importState(state);
+  const { state } = await response.json();
+  const element = await VirtualSecureElement.create(state);
+  const chip = element.chipId;
   let apduCount = 0;
   let exchangeCount = 0;
 
@@ -28,7 +29,7 @@ export async function openPhone({ log, exchanges, apdus }) {
 
   async function transport(apdu) {
     line('c', apdu);
-    const answer = await element.transmit(apdu);
+    const answer = element.transmit(apdu);
     line('r', answer);
     apduCount++;
     apdus.textContent = String(apduCount);
@@ -59,9 +60,8 @@ export async function openPhone({ log, exchanges, apdus }) {
       try {
         token = await relay.run(launchUrl);
       } finally {
-        relay.free?.();
         // The chip's state changed (counters, records): the phone keeps it.
-        await fetch('/phone/state', { method: 'PUT', body: await element.exportState() });
+        await fetch('/phone/state', { method: 'PUT', body: element.exportState() });
       }
       return { token, apdus: apduCount - before.apdus, exchanges: exchangeCount - before.exchanges };
     },
