@@ -12,10 +12,7 @@ fuzz_target!(|data: &[u8]| {
     }
     match tlv::parse_all(data) {
         Ok(tlvs) => assert_eq!(tlv::encode_all(&tlvs), data, "sequence round trip differs"),
-        Err(_) => assert!(
-            strict.is_err(),
-            "one object parses but the sequence does not"
-        ),
+        Err(_) => assert!(strict.is_err(), "one object parses but the sequence does not"),
     }
     match tlv::parse_all_lenient(data) {
         Ok(lenient) => {
@@ -23,10 +20,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(minimal.len() <= data.len());
             assert_eq!(tlv::parse_all(&minimal).as_ref(), Ok(&lenient));
         }
-        Err(_) => assert!(
-            tlv::parse_all(data).is_err(),
-            "strict accepts what lenient refuses"
-        ),
+        Err(_) => assert!(tlv::parse_all(data).is_err(), "strict accepts what lenient refuses"),
     }
     if let Ok(tag) = Tag::from_bytes(data) {
         assert_eq!(tag.to_bytes(), data);
