@@ -5,6 +5,7 @@
 //! `cargo bench -p kazashi-protocol --bench offline -- --warm-up-time 1 --measurement-time 4`
 
 #![allow(
+    missing_docs,
     clippy::unwrap_used,
     clippy::panic,
     reason = "benchmark setup: a failure should abort the run"
