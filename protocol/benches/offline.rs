@@ -45,23 +45,22 @@ struct Setup {
 
 fn party(name: &str, usage: Usage) -> (Certificate, Certificate, SigningKey) {
     let root_key = SigningKey::random(&mut OsRng);
-    let root = CertificateBuilder {
-        subject: format!("CN={name} root"),
-        serial: vec![1],
-        not_before: NOW - 1_000_000,
-        not_after: NOW + 1_000_000,
-        profile: Profile::Root,
-    }
+    let root = CertificateBuilder::new(
+        &format!("CN={name} root"),
+        Profile::Root,
+        NOW - 1_000_000,
+        NOW + 1_000_000,
+    )
     .build(&PublicKey::from(root_key.verifying_key()), None, &root_key)
     .unwrap();
     let key = SigningKey::random(&mut OsRng);
-    let leaf = CertificateBuilder {
-        subject: format!("CN={name}"),
-        serial: vec![2],
-        not_before: NOW - 1_000_000,
-        not_after: NOW + 1_000_000,
-        profile: Profile::Leaf(usage),
-    }
+    let leaf = CertificateBuilder::new(
+        &format!("CN={name}"),
+        Profile::Leaf(usage),
+        NOW - 1_000_000,
+        NOW + 1_000_000,
+    )
+    .serial(&[2])
     .build(
         &PublicKey::from(key.verifying_key()),
         Some(&root),

@@ -11,10 +11,18 @@ use p256::PublicKey;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use x509_cert::der::asn1::{BitString, GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
+use sha1::{Digest, Sha1};
+use x509_cert::der::asn1::{
+    BitString, GeneralizedTime, Ia5String, ObjectIdentifier, OctetString, UtcTime,
+};
 use x509_cert::der::{Any, Decode, Encode};
 use x509_cert::ext::Extension;
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, CrlDistributionPoints, ExtendedKeyUsage,
+    IssuerAltName, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -33,6 +41,10 @@ const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const ID_CE_SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const ID_CE_AUTHORITY_KEY_IDENTIFIER: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const ID_CE_CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
+const ID_CE_ISSUER_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.18");
 
 /// Extended key usage of an mdoc document signer (18013-5 Annex B.1.4).
 pub const EKU_DOCUMENT_SIGNER: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.0.18013.5.1.2");
@@ -330,29 +342,64 @@ impl TrustList {
 /// What a [`CertificateBuilder`] makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Profile {
-    /// A root (IACA or reader root): `cA`, key usage `keyCertSign`, self-signed.
+    /// A root (IACA or reader root): `cA` with path length 0, key usage `keyCertSign` and
+    /// `cRLSign`, self-signed.
     Root,
     /// A leaf for `usage`: key usage `digitalSignature` and the 18013-5 extended key usage.
     Leaf(Usage),
 }
 
-/// Builds a P-256 / ECDSA-SHA256 certificate: for test issuers, test readers and a kiosk's
-/// own reader certificate. Not a general-purpose CA.
+/// Builds a P-256 / ECDSA-SHA256 certificate in the 18013-5 Annex B profile: for test
+/// issuers, test readers and a kiosk's own reader certificate. Not a general-purpose CA.
+///
+/// Every certificate gets a subject key identifier (SHA-1 of the public key, RFC 5280
+/// §4.2.1.2 method 1), an issued one the issuer's as authority key identifier, and, when set,
+/// the CRL distribution point and issuer alternative name Annex B asks for (strict verifiers
+/// such as isomdl require them).
 #[derive(Clone, Debug)]
 pub struct CertificateBuilder {
-    /// The subject, RFC 4514 (for example `CN=Test Issuer,C=JP`).
-    pub subject: String,
-    /// The serial number (positive, at most 20 bytes).
-    pub serial: Vec<u8>,
-    /// `notBefore`, seconds since the Unix epoch.
-    pub not_before: u64,
-    /// `notAfter`, seconds since the Unix epoch.
-    pub not_after: u64,
-    /// What the certificate is for.
-    pub profile: Profile,
+    subject: String,
+    serial: Vec<u8>,
+    not_before: u64,
+    not_after: u64,
+    profile: Profile,
+    crl_uri: Option<String>,
+    issuer_alt_name: Option<String>,
 }
 
 impl CertificateBuilder {
+    /// A certificate for `subject` (RFC 4514, for example `CN=Test Issuer,C=JP`), valid from
+    /// `not_before` to `not_after` (seconds since the Unix epoch), serial number 1.
+    pub fn new(subject: &str, profile: Profile, not_before: u64, not_after: u64) -> Self {
+        Self {
+            subject: subject.into(),
+            serial: vec![1],
+            not_before,
+            not_after,
+            profile,
+            crl_uri: None,
+            issuer_alt_name: None,
+        }
+    }
+
+    /// The serial number (positive, at most 20 bytes).
+    pub fn serial(mut self, serial: &[u8]) -> Self {
+        self.serial = serial.to_vec();
+        self
+    }
+
+    /// A CRL distribution point URI.
+    pub fn crl_uri(mut self, uri: &str) -> Self {
+        self.crl_uri = Some(uri.into());
+        self
+    }
+
+    /// The issuer alternative name: a URI, or an e-mail address when it has no `:`.
+    pub fn issuer_alt_name(mut self, name: &str) -> Self {
+        self.issuer_alt_name = Some(name.into());
+        self
+    }
+
     fn time(seconds: u64) -> Result<Time, OfflineError> {
         let duration = Duration::from_secs(seconds);
         // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
@@ -365,48 +412,88 @@ impl CertificateBuilder {
         .map_err(|_| OfflineError::InvalidCertificate)
     }
 
-    fn extensions(&self) -> Result<Vec<Extension>, OfflineError> {
+    fn extensions(
+        &self,
+        subject_key: &[u8],
+        issuer_key: Option<&[u8]>,
+    ) -> Result<Vec<Extension>, OfflineError> {
+        let bad = |_| OfflineError::InvalidCertificate;
         let ext = |oid, critical, value: Vec<u8>| -> Result<Extension, OfflineError> {
             Ok(Extension {
                 extn_id: oid,
                 critical,
-                extn_value: OctetString::new(value)
-                    .map_err(|_| OfflineError::InvalidCertificate)?,
+                extn_value: OctetString::new(value).map_err(bad)?,
             })
         };
-        let der = |r: Result<Vec<u8>, x509_cert::der::Error>| {
-            r.map_err(|_| OfflineError::InvalidCertificate)
-        };
-        Ok(match self.profile {
-            Profile::Root => vec![
-                ext(
+        let key_id = |key: &[u8]| OctetString::new(Sha1::digest(key).to_vec()).map_err(bad);
+        let mut out = vec![ext(
+            ID_CE_SUBJECT_KEY_IDENTIFIER,
+            false,
+            SubjectKeyIdentifier(key_id(subject_key)?)
+                .to_der()
+                .map_err(bad)?,
+        )?];
+        if let Some(issuer_key) = issuer_key {
+            let aki = AuthorityKeyIdentifier {
+                key_identifier: Some(key_id(issuer_key)?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            };
+            out.push(ext(
+                ID_CE_AUTHORITY_KEY_IDENTIFIER,
+                false,
+                aki.to_der().map_err(bad)?,
+            )?);
+        }
+        match self.profile {
+            Profile::Root => {
+                let bc = BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                };
+                out.push(ext(
                     ID_CE_BASIC_CONSTRAINTS,
                     true,
-                    der(BasicConstraints {
-                        ca: true,
-                        path_len_constraint: Some(0),
-                    }
-                    .to_der())?,
-                )?,
-                ext(
-                    ID_CE_KEY_USAGE,
-                    true,
-                    der(KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).to_der())?,
-                )?,
-            ],
-            Profile::Leaf(usage) => vec![
-                ext(
-                    ID_CE_KEY_USAGE,
-                    true,
-                    der(KeyUsage(KeyUsages::DigitalSignature.into()).to_der())?,
-                )?,
-                ext(
-                    ID_CE_EXT_KEY_USAGE,
-                    true,
-                    der(ExtendedKeyUsage(vec![usage.eku()]).to_der())?,
-                )?,
-            ],
-        })
+                    bc.to_der().map_err(bad)?,
+                )?);
+                let ku = KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign);
+                out.push(ext(ID_CE_KEY_USAGE, true, ku.to_der().map_err(bad)?)?);
+            }
+            Profile::Leaf(usage) => {
+                let ku = KeyUsage(KeyUsages::DigitalSignature.into());
+                out.push(ext(ID_CE_KEY_USAGE, true, ku.to_der().map_err(bad)?)?);
+                let eku = ExtendedKeyUsage(vec![usage.eku()]);
+                out.push(ext(ID_CE_EXT_KEY_USAGE, true, eku.to_der().map_err(bad)?)?);
+            }
+        }
+        if let Some(uri) = &self.crl_uri {
+            let name = GeneralName::UniformResourceIdentifier(Ia5String::new(uri).map_err(bad)?);
+            let dp = CrlDistributionPoints(vec![DistributionPoint {
+                distribution_point: Some(DistributionPointName::FullName(vec![name])),
+                reasons: None,
+                crl_issuer: None,
+            }]);
+            out.push(ext(
+                ID_CE_CRL_DISTRIBUTION_POINTS,
+                false,
+                dp.to_der().map_err(bad)?,
+            )?);
+        }
+        if let Some(name) = &self.issuer_alt_name {
+            let name = Ia5String::new(name).map_err(bad)?;
+            let name = if name.as_str().contains(':') {
+                GeneralName::UniformResourceIdentifier(name)
+            } else {
+                GeneralName::Rfc822Name(name)
+            };
+            let ian = IssuerAltName(vec![name]);
+            out.push(ext(
+                ID_CE_ISSUER_ALT_NAME,
+                false,
+                ian.to_der().map_err(bad)?,
+            )?);
+        }
+        Ok(out)
     }
 
     /// Signs the certificate of `subject_key` with `issuer_key`; `issuer` is `None` for a
@@ -428,6 +515,7 @@ impl CertificateBuilder {
             parameters: None,
         };
         let point = subject_key.to_encoded_point(false);
+        let issuer_point = issuer.map(|i| i.key.to_encoded_point(false));
         let tbs = TbsCertificate {
             version: Version::V3,
             serial_number: SerialNumber::new(&self.serial).map_err(bad)?,
@@ -447,7 +535,10 @@ impl CertificateBuilder {
             },
             issuer_unique_id: None,
             subject_unique_id: None,
-            extensions: Some(self.extensions()?),
+            extensions: Some(self.extensions(
+                point.as_bytes(),
+                issuer_point.as_ref().map(|p| p.as_bytes()),
+            )?),
         };
         let tbs_der = tbs.to_der().map_err(bad)?;
         let signature: DerSignature = issuer_key.sign(&tbs_der);

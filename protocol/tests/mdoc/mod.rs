@@ -32,23 +32,26 @@ impl Party {
 
     pub fn with_validity(name: &str, usage: Usage, not_before: u64, not_after: u64) -> Self {
         let root_key = SigningKey::random(&mut OsRng);
-        let root = CertificateBuilder {
-            subject: format!("CN={name} root,C=JP"),
-            serial: vec![1],
-            not_before: NOW - 10 * YEAR,
-            not_after: NOW + 10 * YEAR,
-            profile: Profile::Root,
-        }
+        let root = CertificateBuilder::new(
+            &format!("CN={name} root,C=JP"),
+            Profile::Root,
+            NOW - 10 * YEAR,
+            NOW + 10 * YEAR,
+        )
+        .crl_uri("https://pki.example.jp/root.crl")
+        .issuer_alt_name("https://pki.example.jp")
         .build(&PublicKey::from(root_key.verifying_key()), None, &root_key)
         .unwrap();
         let leaf_key = SigningKey::random(&mut OsRng);
-        let leaf = CertificateBuilder {
-            subject: format!("CN={name},C=JP"),
-            serial: vec![2],
+        let leaf = CertificateBuilder::new(
+            &format!("CN={name},C=JP"),
+            Profile::Leaf(usage),
             not_before,
             not_after,
-            profile: Profile::Leaf(usage),
-        }
+        )
+        .serial(&[2])
+        .crl_uri("https://pki.example.jp/root.crl")
+        .issuer_alt_name("pki@example.jp")
         .build(
             &PublicKey::from(leaf_key.verifying_key()),
             Some(&root),
