@@ -1,10 +1,12 @@
-//! NFC data retrieval framing never panics: the holder applet takes any sequence of command
-//! APDUs, and the reader exchange any sequence of responses, ending in a message or an error.
+//! NFC framing never panics: the phone card (NDEF Type 4 Tag and mdoc applet) takes any
+//! sequence of command APDUs, and the reader exchange and the tag reader any sequence of
+//! responses, each ending in a message or an error.
 #![no_main]
 
 use kazashi_protocol::apdu::{Command, Response};
+use kazashi_protocol::offline::ndef_tag::{NdefTagReader, TagNext};
 use kazashi_protocol::offline::nfc::{
-    self, AppletAction, HolderApplet, Limits, Next, ReaderExchange,
+    self, AppletAction, HolderApplet, Limits, Next, PhoneCard, ReaderExchange,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -30,6 +32,27 @@ fuzz_target!(|data: &[u8]| {
                     let _ = applet.reply(Some(&message));
                 }
             }
+        }
+    }
+
+    // The phone card serving a small NDEF message.
+    if let Ok(mut card) = PhoneCard::new(Some(&[0xD1, 0x01, 0x01, b'T', 0x00])) {
+        for frame in &frames {
+            if let Ok(command) = Command::parse(frame) {
+                if let AppletAction::Message(message) = card.process(&command) {
+                    let _ = card.reply(Some(&message));
+                }
+            }
+        }
+    }
+    let (mut tag_reader, _) = NdefTagReader::start();
+    for frame in &frames {
+        let Ok(response) = Response::parse(frame) else {
+            continue;
+        };
+        match tag_reader.handle_response(&response) {
+            Ok(TagNext::Command(command)) => assert!(command.to_bytes().is_ok()),
+            Ok(TagNext::Message(_)) | Err(_) => break,
         }
     }
 

@@ -330,3 +330,78 @@ fn a_whole_session_over_nfc_framing() {
         assert_eq!(nothing, None);
     }
 }
+
+#[test]
+fn static_handover_then_retrieval_on_one_phone_card() {
+    use kazashi_protocol::offline::ndef_tag::{NdefTagReader, TagNext};
+    use kazashi_protocol::offline::nfc::PhoneCard;
+
+    let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
+    let device_key = SecretKey::random(&mut OsRng);
+    let stored = issue(&issuer, &device_key.public_key(), validity(NOW - DAY, NOW + YEAR));
+    let options = NfcOptions {
+        max_command_len: 255,
+        max_response_len: 256,
+    };
+    let (mut holder, select) = Holder::with_nfc_handover(options, &mut OsRng);
+    let mut card = PhoneCard::new(Some(select.as_bytes())).unwrap();
+    let mut transmit = |command: &Command| -> Response {
+        let wire = command.to_bytes().unwrap();
+        match card.process(&Command::parse(&wire).unwrap()) {
+            AppletAction::Respond(r) => r,
+            AppletAction::Message(message) => {
+                let reply = match holder.handle_message(&message).unwrap() {
+                    HolderEvent::Request(request) => {
+                        let response =
+                            answer(&holder, &request, &stored, &device_key, Auth::Mac);
+                        Some(holder.respond(&response).unwrap())
+                    }
+                    HolderEvent::Terminated => None,
+                };
+                card.reply(reply.as_deref())
+            }
+        }
+    };
+
+    // Engagement: the Type 4 Tag's NDEF file is the Handover Select message.
+    let (mut tag_reader, mut command) = NdefTagReader::start();
+    let hs = loop {
+        match tag_reader.handle_response(&transmit(&command)).unwrap() {
+            TagNext::Command(next) => command = next,
+            TagNext::Message(message) => break message,
+        }
+    };
+    assert_eq!(hs, select.as_bytes());
+    let read = HandoverSelect::parse(&hs).unwrap();
+    let limits = Limits::negotiate(read.nfc().unwrap(), true).unwrap();
+    assert_eq!(limits, Limits::SHORT);
+    let mut reader = Reader::new(
+        read.engagement(),
+        &Handover::NfcStatic { select: hs },
+        &mut OsRng,
+    );
+
+    // Data retrieval on the same card: SELECT the mdoc application, then ENVELOPEs.
+    assert_eq!(transmit(&nfc::select_command()).sw, StatusWord::Ok);
+    let establishment = reader
+        .request(&DeviceRequest::new(vec![DocRequest::new(request_items())]))
+        .unwrap();
+    let (mut exchange, mut command) = ReaderExchange::start(&establishment, limits).unwrap();
+    let reply = loop {
+        match exchange.handle_response(&transmit(&command)).unwrap() {
+            Next::Command(next) => command = next,
+            Next::Message(reply) => break reply.unwrap(),
+        }
+    };
+    let ReaderEvent::Response { response, .. } = reader.handle_message(&reply).unwrap() else {
+        panic!()
+    };
+    let doc = reader.verify(&response, &issuer.trust(), NOW).remove(0).unwrap();
+    assert_eq!(doc.device_auth(), DeviceAuthKind::Mac);
+
+    // A card without an NDEF tag (QR engagement) refuses the tag application.
+    let mut qr_card = PhoneCard::new(None).unwrap();
+    let (_, select_tag) = NdefTagReader::start();
+    let AppletAction::Respond(r) = qr_card.process(&select_tag) else { panic!() };
+    assert_eq!(r.sw, StatusWord::FileNotFound);
+}

@@ -2,7 +2,8 @@
 //! and a phone (the mdoc, the holder) share.
 //!
 //! - [`engagement`]: device engagement and its QR text (`mdoc:`…);
-//!   [`ndef`]: NFC static handover (Handover Select with the engagement record).
+//!   [`ndef`]: NFC static handover (Handover Select with the engagement record);
+//!   [`ndef_tag`]: reading and serving it as an NFC Forum Type 4 Tag.
 //! - [`transcript`]: `SessionTranscript` from the bytes as received;
 //!   [`crypto`]: `SKReader`/`SKDevice`, AES-256-GCM with per-direction counters, `EMacKey`.
 //! - [`session`]: `SessionEstablishment`, `SessionData` and the session status (10, 11, 20).
@@ -28,6 +29,7 @@ pub mod error;
 pub mod holder;
 pub mod mso;
 pub mod ndef;
+pub mod ndef_tag;
 pub mod nfc;
 pub mod pki;
 pub mod present;

@@ -15,6 +15,7 @@ use crate::tlv::{Tag, Tlv};
 
 use super::engagement::NfcOptions;
 use super::error::OfflineError;
+use super::ndef_tag::NdefTag;
 use super::session::MAX_MESSAGE_LEN;
 
 /// The mdoc NFC data retrieval application (§8.3.3.1.2).
@@ -283,5 +284,69 @@ impl HolderApplet {
             _ => StatusWord::BytesRemaining(0),
         };
         Response::new(chunk, sw)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Active {
+    None,
+    Tag,
+    Mdoc,
+}
+
+/// The phone as one ISO-DEP card: the NDEF tag application serving the Handover Select
+/// message (static handover; absent for QR engagement) and the mdoc application, switched by
+/// SELECT.
+#[derive(Debug)]
+pub struct PhoneCard {
+    tag: Option<NdefTag>,
+    applet: HolderApplet,
+    active: Active,
+}
+
+impl PhoneCard {
+    /// A card serving `handover_select` (the NDEF message) when given, and the mdoc
+    /// application.
+    pub fn new(handover_select: Option<&[u8]>) -> Result<Self, OfflineError> {
+        Ok(Self {
+            tag: handover_select.map(NdefTag::new).transpose()?,
+            applet: HolderApplet::new(),
+            active: Active::None,
+        })
+    }
+
+    /// Processes one command; [`AppletAction::Message`] asks for [`reply`](Self::reply).
+    pub fn process(&mut self, command: &Command) -> AppletAction {
+        if NdefTag::is_select(command) {
+            return match &mut self.tag {
+                Some(tag) => {
+                    self.active = Active::Tag;
+                    AppletAction::Respond(tag.process(command))
+                }
+                None => {
+                    self.active = Active::None;
+                    AppletAction::Respond(Response::status(StatusWord::FileNotFound))
+                }
+            };
+        }
+        if command.ins == INS_SELECT && command.p1 == 0x04 {
+            let action = self.applet.process(command);
+            self.active = match &action {
+                AppletAction::Respond(r) if r.sw == StatusWord::Ok => Active::Mdoc,
+                _ => Active::None,
+            };
+            return action;
+        }
+        match (self.active, &mut self.tag) {
+            (Active::Tag, Some(tag)) => AppletAction::Respond(tag.process(command)),
+            (Active::Mdoc, _) => self.applet.process(command),
+            _ => AppletAction::Respond(Response::status(StatusWord::ConditionsNotSatisfied)),
+        }
+    }
+
+    /// The response to the command that completed a reader message (see
+    /// [`HolderApplet::reply`]).
+    pub fn reply(&mut self, message: Option<&[u8]>) -> Response {
+        self.applet.reply(message)
     }
 }
