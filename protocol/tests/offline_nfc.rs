@@ -338,7 +338,11 @@ fn static_handover_then_retrieval_on_one_phone_card() {
 
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
     let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(&issuer, &device_key.public_key(), validity(NOW - DAY, NOW + YEAR));
+    let stored = issue(
+        &issuer,
+        &device_key.public_key(),
+        validity(NOW - DAY, NOW + YEAR),
+    );
     let options = NfcOptions {
         max_command_len: 255,
         max_response_len: 256,
@@ -352,8 +356,7 @@ fn static_handover_then_retrieval_on_one_phone_card() {
             AppletAction::Message(message) => {
                 let reply = match holder.handle_message(&message).unwrap() {
                     HolderEvent::Request(request) => {
-                        let response =
-                            answer(&holder, &request, &stored, &device_key, Auth::Mac);
+                        let response = answer(&holder, &request, &stored, &device_key, Auth::Mac);
                         Some(holder.respond(&response).unwrap())
                     }
                     HolderEvent::Terminated => None,
@@ -396,12 +399,17 @@ fn static_handover_then_retrieval_on_one_phone_card() {
     let ReaderEvent::Response { response, .. } = reader.handle_message(&reply).unwrap() else {
         panic!()
     };
-    let doc = reader.verify(&response, &issuer.trust(), NOW).remove(0).unwrap();
+    let doc = reader
+        .verify(&response, &issuer.trust(), NOW)
+        .remove(0)
+        .unwrap();
     assert_eq!(doc.device_auth(), DeviceAuthKind::Mac);
 
     // A card without an NDEF tag (QR engagement) refuses the tag application.
     let mut qr_card = PhoneCard::new(None).unwrap();
     let (_, select_tag) = NdefTagReader::start();
-    let AppletAction::Respond(r) = qr_card.process(&select_tag) else { panic!() };
+    let AppletAction::Respond(r) = qr_card.process(&select_tag) else {
+        panic!()
+    };
     assert_eq!(r.sw, StatusWord::FileNotFound);
 }

@@ -119,7 +119,7 @@ impl NdefTagReader {
                     return Err(OfflineError::InvalidNdef);
                 }
                 let mle = u16::from_be_bytes([data[3], data[4]]);
-                self.max_le = mle.min(0xFF).max(1);
+                self.max_le = mle.clamp(1, 0xFF);
                 self.file = [data[9], data[10]];
                 self.step = Step::SelectNdef;
                 select_file(self.file)
