@@ -1,0 +1,342 @@
+//! `kazashi-kiosk`: the offline terminal (ISO/IEC 18013-5 over NFC through PC/SC) and, for
+//! tests and demos, the phone it reads (over vsmartcard-vpcd). See `docs/offline.md`.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod chip;
+mod error;
+mod files;
+mod json;
+mod phone;
+mod read;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use kazashi_protocol::offline::engagement::NfcOptions;
+use kazashi_se::{PcscReader, TransportError};
+use p256::ecdsa::SigningKey;
+
+use crate::error::KioskError;
+use crate::phone::{Auth, Engagement, Phone, PhoneOptions};
+use crate::read::ReadOptions;
+
+const USAGE: &str = "usage:
+  kazashi-kiosk read --reader NAME --doctype DOCTYPE --items NS:NAME[,NS:NAME…]
+                     --issuer-trust PEM [--engagement mdoc:…] [--reader-key PEM --reader-cert PEM]
+                     [--short] [--timeout SECONDS]
+      Reads one document from the phone on the PC/SC reader NAME: engagement by NFC static
+      handover, or by the QR text given with --engagement; NFC data retrieval (extended-length
+      APDUs unless --short). Prints the verified document as JSON on stdout, progress on stderr.
+  kazashi-kiosk phone --vpcd HOST:PORT --state FILE [--engagement nfc|qr] [--qr-out FILE]
+                      [--auth signature|mac] [--reader-trust PEM] [--require-reader-auth]
+      Plays the phone: serves the documents of FILE through vsmartcard-vpcd.
+  kazashi-kiosk pki --out DIR [--country CC]
+      A test issuer and a test reader: issuer-root.pem, issuer.pem, issuer.key, reader-root.pem,
+      reader.pem, reader.key (18013-5 Annex B profile). For tests and demos only.
+  kazashi-kiosk issue --state FILE --issuer-cert PEM --issuer-key PEM --doctype DOCTYPE
+                      --item NS:NAME=VALUE [--item …] [--valid-days N] [--chip SE_STATE]
+      Issues a test document into the phone's state FILE (created on first use, with a device
+      key in software, or generated on the virtual chip SE_STATE). VALUE: true, false, an
+      integer, hex:…, @FILE (bytes), or text.
+
+exit codes: 0 ok, 2 usage, 3 file, 4 no reader or no phone, 5 phone removed during the
+transfer, 6 engagement failed, 7 session failed, 8 document not verified, 9 no such document";
+
+/// A small parser: `--name value` options (repeatable), `--flag`s.
+struct Args {
+    pairs: Vec<(String, String)>,
+    flags: Vec<String>,
+}
+
+impl Args {
+    fn parse(args: &[String], options: &[&str], flags: &[&str]) -> Result<Self, KioskError> {
+        let mut pairs = Vec::new();
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = args[i].as_str();
+            if flags.contains(&arg) {
+                found.push(arg.to_string());
+                i += 1;
+            } else if options.contains(&arg) {
+                let value = args
+                    .get(i + 1)
+                    .ok_or_else(|| KioskError::Usage(format!("{arg} needs a value")))?;
+                pairs.push((arg.to_string(), value.clone()));
+                i += 2;
+            } else {
+                return Err(KioskError::Usage(format!("unknown argument {arg}")));
+            }
+        }
+        Ok(Self {
+            pairs,
+            flags: found,
+        })
+    }
+
+    fn value(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn values(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn required(&self, name: &str) -> Result<&str, KioskError> {
+        self.value(name)
+            .ok_or_else(|| KioskError::Usage(format!("{name} is required")))
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+
+    fn number(&self, name: &str, default: u64) -> Result<u64, KioskError> {
+        self.value(name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| KioskError::Usage(format!("{name}: expected a number")))
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("read") => read(&args[1..]),
+        Some("phone") => phone(&args[1..]),
+        Some("pki") => pki(&args[1..]),
+        Some("issue") => issue(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => Err(KioskError::Usage("unknown or missing command".into())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kazashi-kiosk: {error} [{}]", error.code());
+            if matches!(error, KioskError::Usage(_)) {
+                eprintln!("\n{USAGE}");
+            }
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn parse_items(list: &str) -> Result<Vec<(String, String)>, KioskError> {
+    list.split(',')
+        .map(|item| {
+            item.trim()
+                .rsplit_once(':')
+                .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
+                .ok_or_else(|| KioskError::Usage(format!("--items: {item} is not NS:NAME")))
+        })
+        .collect()
+}
+
+/// Waits for a phone on the reader (PC/SC reports no card until one is presented).
+fn connect(reader: &str, timeout: Duration) -> Result<PcscReader, KioskError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match PcscReader::connect(reader) {
+            Ok(card) => return Ok(card),
+            Err(TransportError::NoCard) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(TransportError::NoCard) => {
+                return Err(KioskError::NoPhone(format!(
+                    "no phone on {reader} within {} s",
+                    timeout.as_secs()
+                )));
+            }
+            Err(e) => return Err(KioskError::NoPhone(format!("reader {reader}: {e}"))),
+        }
+    }
+}
+
+fn read(args: &[String]) -> Result<(), KioskError> {
+    let args = Args::parse(
+        args,
+        &[
+            "--reader",
+            "--doctype",
+            "--items",
+            "--issuer-trust",
+            "--engagement",
+            "--reader-key",
+            "--reader-cert",
+            "--timeout",
+        ],
+        &["--short"],
+    )?;
+    let reader_auth = match (args.value("--reader-key"), args.value("--reader-cert")) {
+        (Some(key), Some(cert)) => {
+            let key = SigningKey::from(files::read_key(Path::new(key))?);
+            let chain = files::read_certificates(Path::new(cert))?
+                .iter()
+                .map(|c| c.der().to_vec())
+                .collect();
+            Some((key, chain))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(KioskError::Usage(
+                "give both --reader-key and --reader-cert, or neither".into(),
+            ));
+        }
+    };
+    let options = ReadOptions {
+        engagement: args.value("--engagement").map(str::to_string),
+        doc_type: args.required("--doctype")?.to_string(),
+        items: parse_items(args.required("--items")?)?,
+        trust: files::read_trust(Path::new(args.required("--issuer-trust")?))?,
+        reader_auth,
+        extended: !args.flag("--short"),
+        now: files::now(),
+    };
+    let timeout = Duration::from_secs(args.number("--timeout", 30)?);
+    let deadline = Instant::now() + timeout;
+    let reader = args.required("--reader")?;
+    eprintln!("Hold your phone to the reader…");
+    let result = loop {
+        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
+        eprintln!("Phone detected");
+        match read::read(&mut card, &options, &mut |line| eprintln!("{line}")) {
+            // A phone just presented may not answer yet (the field settles, the reader
+            // resets it): try again while the timeout lasts.
+            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => break other?,
+        }
+    };
+    let output = json::document(&result.document, result.engagement, result.reader_auth);
+    eprintln!("Done ({} APDUs)", result.apdus);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output).map_err(|e| KioskError::File(e.to_string()))?
+    );
+    Ok(())
+}
+
+fn phone(args: &[String]) -> Result<(), KioskError> {
+    let args = Args::parse(
+        args,
+        &[
+            "--vpcd",
+            "--state",
+            "--engagement",
+            "--qr-out",
+            "--auth",
+            "--reader-trust",
+            "--leave-after",
+            "--max-command",
+            "--max-response",
+        ],
+        &["--require-reader-auth"],
+    )?;
+    let state = files::PhoneState::load(Path::new(args.required("--state")?))?;
+    let engagement = match args.value("--engagement").unwrap_or("nfc") {
+        "nfc" => Engagement::Nfc,
+        "qr" => Engagement::Qr(args.value("--qr-out").map(Into::into)),
+        other => {
+            return Err(KioskError::Usage(format!(
+                "--engagement {other}: nfc or qr"
+            )));
+        }
+    };
+    let auth = match args.value("--auth").unwrap_or("signature") {
+        "signature" => Auth::Signature,
+        "mac" => Auth::Mac,
+        other => {
+            return Err(KioskError::Usage(format!(
+                "--auth {other}: signature or mac"
+            )));
+        }
+    };
+    let limit = |name, default| -> Result<u32, KioskError> {
+        u32::try_from(args.number(name, default)?)
+            .map_err(|_| KioskError::Usage(format!("{name}: too large")))
+    };
+    let options = PhoneOptions {
+        engagement,
+        auth,
+        reader_trust: args
+            .value("--reader-trust")
+            .map(|p| files::read_trust(Path::new(p)))
+            .transpose()?,
+        require_reader_auth: args.flag("--require-reader-auth"),
+        nfc: NfcOptions {
+            max_command_len: limit("--max-command", 65_535)?,
+            max_response_len: limit("--max-response", 65_536)?,
+        },
+        leave_after: args
+            .value("--leave-after")
+            .map(|v| v.parse())
+            .transpose()
+            .map_err(|_| KioskError::Usage("--leave-after: expected a number".into()))?,
+    };
+    let mut phone = Phone::new(&state, options)?;
+    let addr = args.value("--vpcd").unwrap_or("127.0.0.1:35963");
+    eprintln!(
+        "kazashi-kiosk phone: {} document(s); serving through vpcd at {addr}",
+        state.documents.len()
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    kazashi_se::vpcd::serve(&mut phone, addr, &stop).map_err(|e| KioskError::NoPhone(e.to_string()))
+}
+
+fn pki(args: &[String]) -> Result<(), KioskError> {
+    let args = Args::parse(args, &["--out", "--country"], &[])?;
+    let written = files::make_pki(
+        Path::new(args.required("--out")?),
+        args.value("--country").unwrap_or("JP"),
+    )?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+fn issue(args: &[String]) -> Result<(), KioskError> {
+    let args = Args::parse(
+        args,
+        &[
+            "--state",
+            "--issuer-cert",
+            "--issuer-key",
+            "--doctype",
+            "--item",
+            "--valid-days",
+            "--chip",
+        ],
+        &[],
+    )?;
+    let count = files::Issue {
+        state: Path::new(args.required("--state")?),
+        issuer_cert: Path::new(args.required("--issuer-cert")?),
+        issuer_key: Path::new(args.required("--issuer-key")?),
+        doc_type: args.required("--doctype")?,
+        items: args.values("--item"),
+        valid_days: args.number("--valid-days", 365)?,
+        chip: args.value("--chip").map(Path::new),
+    }
+    .run()?;
+    eprintln!("kazashi-kiosk: the phone now holds {count} document(s)");
+    Ok(())
+}
