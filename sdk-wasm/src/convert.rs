@@ -1,13 +1,17 @@
 //! JavaScript values in and out: strict type checks, bounded nesting, no panics on any input.
 
 use js_sys::{Array, JsString, Object, Reflect, Uint8Array};
-use kazashi_protocol::jose::{JoseError, Jwk, JwkSet, MAX_TOKEN_LEN, PrivateKey, PublicKey};
+use kazashi_protocol::envelope::{CommandClaims, EnvelopeError};
+use kazashi_protocol::jose::{
+    JoseError, Jwk, JwkSet, MAX_TOKEN_LEN, PublicKey, UncheckedPrivateKey,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Failure;
+use crate::ops::PrivateRef;
 
 /// Deepest nesting accepted in a claims object (the envelope schema needs 4).
 const MAX_DEPTH: u32 = 16;
@@ -162,9 +166,10 @@ pub(crate) fn jwk(value: &JsValue) -> Result<Jwk, Failure> {
     from_js(value, JoseError::InvalidKey.code())
 }
 
-/// A validated private P-256 JWK.
-pub(crate) fn private_key(value: &JsValue) -> Result<PrivateKey, Failure> {
-    Ok(PrivateKey::from_jwk(&jwk(value)?)?)
+/// A private P-256 JWK whose members are valid; whether `d` matches `x`/`y` is checked by
+/// the operation's first request.
+pub(crate) fn private_key(value: &JsValue) -> Result<PrivateRef, Failure> {
+    Ok(PrivateRef::new(UncheckedPrivateKey::from_jwk(&jwk(value)?)?))
 }
 
 /// A validated public P-256 JWK.
@@ -183,4 +188,23 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Failure
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| Failure::argument(format!("could not build the result: {e}")))
+}
+
+/// Command claims: an object matching the envelope schema (`invalid_claims` otherwise).
+pub(crate) fn command_claims(value: &JsValue) -> Result<CommandClaims, Failure> {
+    let invalid = EnvelopeError::InvalidClaims("").code();
+    object(value, "claims").map_err(|_| Failure::new(invalid, "claims must be an object"))?;
+    from_js_tree(value, invalid)
+}
+
+/// A required member (`undefined` and `null` are absent).
+pub(crate) fn required(object: &Object, name: &str) -> Result<JsValue, Failure> {
+    optional(object, name)?.ok_or_else(|| Failure::argument(format!("`{name}` is required")))
+}
+
+/// `target[name] = value` on an object of ours.
+pub(crate) fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), Failure> {
+    Reflect::set(target, &JsValue::from_str(name), value)
+        .map(|_| ())
+        .map_err(|_| Failure::argument("could not build the result"))
 }

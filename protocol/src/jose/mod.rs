@@ -52,7 +52,7 @@ mod kdf;
 
 pub use error::JoseError;
 pub use header::HeaderParams;
-pub use jwk::{Jwk, JwkSet, PrivateKey, PublicKey};
+pub use jwk::{Jwk, JwkSet, PrivateKey, PublicKey, UncheckedPrivateKey};
 
 /// The largest compact JWS or JWE accepted or produced: 256 KiB.
 ///
