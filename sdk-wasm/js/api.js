@@ -92,8 +92,13 @@ export function createWebCryptoProvider(crypto) {
       throw error;
     }));
   }
+  // The JWK comes with the `check` request, which every operation makes before it uses a key.
   const privateKey = (request, algorithm, usages) =>
-    cached(privateKeys, request.id, algorithm.name, () => subtle.importKey('jwk', request.jwk, algorithm, false, usages));
+    cached(privateKeys, request.id, algorithm.name, async () => {
+      const jwk = privateKeys.get(request.id)?.jwk;
+      if (!jwk) throw new Error('private key not checked first');
+      return subtle.importKey('jwk', jwk, algorithm, false, usages);
+    });
   const publicKey = (request, algorithm, usages) =>
     cached(publicKeys, request.id, algorithm.name, () => subtle.importKey('raw', request.key, algorithm, false, usages));
 
@@ -118,7 +123,11 @@ export function createWebCryptoProvider(crypto) {
       const pair = await subtle.generateKey(ECDSA, true, ['sign', 'verify']);
       return subtle.exportKey('jwk', pair.privateKey);
     },
-    check: (r) => cached(privateKeys, r.id, 'matches', () => pairMatches(r.jwk)),
+    check(r) {
+      const matches = cached(privateKeys, r.id, 'matches', () => pairMatches(r.jwk));
+      privateKeys.get(r.id).jwk ??= r.jwk;
+      return matches;
+    },
     async sign(r) {
       return new Uint8Array(await subtle.sign(ES256, await privateKey(r, ECDSA, ['sign']), r.data));
     },

@@ -157,7 +157,7 @@ pub fn calculate_jwk_thumbprint(jwk: &JsValue) -> Result<String, Failure> {
 /// Checks a JWK Set's shape and returns it normalized (members this profile knows).
 #[wasm_bindgen(js_name = parseJwks)]
 pub fn parse_jwks(jwks: &JsValue) -> Result<JsValue, Failure> {
-    convert::to_js(&convert::jwk_set(jwks)?)
+    convert::parse(&convert::jwk_set(jwks)?.to_json())
 }
 
 /// Which module this is: `"webcrypto"` (the main one, whose requests JavaScript answers) or

@@ -9,6 +9,7 @@
 //! computes.
 
 use core::cell::OnceCell;
+use std::rc::Rc;
 
 use js_sys::{Object, Uint8Array};
 use kazashi_protocol::envelope::{
@@ -24,30 +25,47 @@ use crate::convert::{self, object};
 use crate::error::{CRYPTO_FAILED, Failure};
 
 /// A private key from a JWK whose members passed the protocol's checks; whether `d` matches
-/// `x`/`y` is the first [`Request::Check`] of every operation that uses it.
-pub(crate) struct PrivateRef {
+/// `x`/`y` is the first [`Request::Check`] of every operation that uses it. Shared with the
+/// key cache of `convert`, so that a key given again is not validated again.
+#[derive(Clone)]
+pub(crate) struct PrivateRef(Rc<PrivateEntry>);
+
+pub(crate) struct PrivateEntry {
     pub(crate) unchecked: UncheckedPrivateKey,
     /// Names the key in the JavaScript key cache: SHA-256 of its normalized JWK, base64url.
     #[cfg(not(feature = "rustcrypto"))]
     pub(crate) id: String,
-    /// The fallback module's checked key, kept for the operation's next requests.
+    /// The normalized JWK (`kty`, `crv`, `x`, `y`, `d`), for WebCrypto's import.
+    #[cfg(not(feature = "rustcrypto"))]
+    pub(crate) jwk: Zeroizing<String>,
+    /// The fallback module's checked key, once `d·G` was computed.
     #[cfg_attr(not(feature = "rustcrypto"), allow(dead_code))]
     pub(crate) checked: OnceCell<PrivateKey>,
 }
 
+impl core::ops::Deref for PrivateRef {
+    type Target = PrivateEntry;
+
+    fn deref(&self) -> &PrivateEntry {
+        &self.0
+    }
+}
+
 impl PrivateRef {
     pub(crate) fn new(unchecked: UncheckedPrivateKey) -> Self {
-        Self {
+        #[cfg(not(feature = "rustcrypto"))]
+        let jwk = Zeroizing::new(unchecked.to_jwk().to_json());
+        Self(Rc::new(PrivateEntry {
             #[cfg(not(feature = "rustcrypto"))]
             id: {
                 use sha2::Digest;
-                kazashi_protocol::jose::b64::encode(&sha2::Sha256::digest(
-                    unchecked.to_jwk().to_json().as_bytes(),
-                ))
+                kazashi_protocol::jose::b64::encode(&sha2::Sha256::digest(jwk.as_bytes()))
             },
+            #[cfg(not(feature = "rustcrypto"))]
+            jwk,
             unchecked,
             checked: OnceCell::new(),
-        }
+        }))
     }
 
     pub(crate) fn public_key(&self) -> &PublicKey {
@@ -56,6 +74,7 @@ impl PrivateRef {
 }
 
 /// A validated public key, named in the JavaScript key cache by its RFC 7638 thumbprint.
+#[derive(Clone)]
 pub(crate) struct PublicRef {
     pub(crate) key: PublicKey,
     #[cfg(not(feature = "rustcrypto"))]
@@ -167,8 +186,8 @@ impl Machine for GenerateKeyPair {
                 let mut private = public.clone();
                 private.d = key.to_jwk().d;
                 let pair = Object::new();
-                convert::set(&pair, "privateJwk", &convert::to_js(&private)?)?;
-                convert::set(&pair, "publicJwk", &convert::to_js(&public)?)?;
+                convert::set(&pair, "privateJwk", &convert::parse(&private.to_json())?)?;
+                convert::set(&pair, "publicJwk", &convert::parse(&public.to_json())?)?;
                 Ok(Step::Done(pair.into()))
             }
             _ => Err(out_of_order()),
@@ -248,10 +267,7 @@ impl SealCommand {
         let claims = convert::command_claims(claims)?;
         let options = object(options, "options")?;
         let provider = convert::private_key(&convert::required(options, "providerKey")?)?;
-        let server = PublicRef::new(convert::public_key(&convert::required(
-            options,
-            "serverKey",
-        )?)?);
+        let server = convert::public_key(&convert::required(options, "serverKey")?)?;
         Ok(Self {
             claims,
             provider,
@@ -484,7 +500,7 @@ pub(crate) struct CompactVerify {
 impl CompactVerify {
     pub(crate) fn new(token: &JsValue, public_jwk: &JsValue) -> Result<Self, Failure> {
         let token = convert::token(token)?;
-        let key = PublicRef::new(convert::public_key(public_jwk)?);
+        let key = convert::public_key(public_jwk)?;
         Ok(Self {
             token,
             key,

@@ -9,15 +9,17 @@
 //! |---|---|---|
 //! | `generate` | | the private JWK of a fresh P-256 pair |
 //! | `check` | `id`, `jwk` | whether `d` matches `x`/`y` |
-//! | `sign` | `id`, `jwk`, `data` | ES256 signature, 64 bytes `R‖S` |
+//! | `sign` | `id`, `data` | ES256 signature, 64 bytes `R‖S` |
 //! | `verify` | `id`, `key`, `data`, `signature` | whether it verifies |
-//! | `agree` | `id`, `jwk`, `key` | ECDH of `jwk` with `key`: 32 bytes |
+//! | `agree` | `id`, `key` | ECDH of the private key `id` with `key`: 32 bytes |
 //! | `agreeEphemeral` | `id`, `key` | `{ epk, z }`: a fresh key's point, and its ECDH with `key` |
 //! | `encrypt` | `key`, `wrap`, `aad`, `plaintext` | `{ encryptedKey, iv, ciphertext }` (tag appended) |
 //! | `decrypt` | `key`, `wrap`, `encryptedKey`, `iv`, `aad`, `ciphertext` (tag appended) | plaintext, or `null` when unwrapping or the tag check failed |
 //! | `done` | `value` | — |
 //!
-//! `key` of `encrypt`/`decrypt` is the Concat KDF's output: a key-encryption key for AES-KW
+//! Every operation sends `check` for its private key before using it, so the JavaScript side
+//! has its JWK by `id` when `sign` or `agree` comes. `key` of `encrypt`/`decrypt` is the
+//! Concat KDF's output: a key-encryption key for AES-KW
 //! when `wrap`, else the content-encryption key.
 
 use js_sys::{Object, Uint8Array};
@@ -142,12 +144,11 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
         Request::Check(key) => {
             set(&out, "op", &"check".into())?;
             set(&out, "id", &key.id.as_str().into())?;
-            set(&out, "jwk", &convert::to_js(&key.unchecked.to_jwk())?)?;
+            set(&out, "jwk", &convert::parse(&key.jwk)?)?;
         }
         Request::Sign { key, data } => {
             set(&out, "op", &"sign".into())?;
             set(&out, "id", &key.id.as_str().into())?;
-            set(&out, "jwk", &convert::to_js(&key.unchecked.to_jwk())?)?;
             set(&out, "data", &Uint8Array::from(*data))?;
         }
         Request::Verify {
@@ -164,7 +165,6 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
         Request::Agree { key, peer } => {
             set(&out, "op", &"agree".into())?;
             set(&out, "id", &key.id.as_str().into())?;
-            set(&out, "jwk", &convert::to_js(&key.unchecked.to_jwk())?)?;
             set(&out, "key", &point(peer))?;
         }
         Request::AgreeEphemeral { peer } => {

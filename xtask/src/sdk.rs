@@ -3,7 +3,8 @@
 //!
 //! Pipeline, for each of the two wasm modules — the main one (no features: ECDSA, ECDH and AES
 //! are left to WebCrypto in JavaScript) and the fallback one (feature `rustcrypto`: they run
-//! inside the wasm, for runtimes without WebCrypto): the wasm (`--profile wasm-release`),
+//! inside the wasm, for runtimes without WebCrypto): the wasm (profiles `wasm-release-small`
+//! and `wasm-release`),
 //! wasm-bindgen at exactly the version in `Cargo.lock` (installed with `cargo install` when
 //! missing), twice (`--target web` for browsers, bundlers and Deno; `--target nodejs` for
 //! Node), `wasm-opt` from the npm package `binaryen` (`sdk-wasm/tools/`). Then the
@@ -17,14 +18,35 @@ use crate::util::{self, root, run, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
-const PROFILE: &str = "wasm-release";
 
-/// The package's wasm modules: file stem, cargo features, wasm-opt level.
-const MODULES: [(&str, &str, &str); 2] = [
-    // The main module: protocol logic only; -Oz measured as fast as -O3 here (docs/performance.md).
-    (STEM, "", "-Oz"),
-    // The fallback: P-256 and AES arithmetic inside, where -O3 pays.
-    ("kazashi_sdk_wasm_rustcrypto", "rustcrypto", "-O3"),
+/// One of the package's wasm modules.
+struct Module {
+    /// File stem of the wasm and its glue.
+    stem: &'static str,
+    /// Cargo features of `kazashi-sdk-wasm`.
+    features: &'static str,
+    /// Cargo profile (see the workspace's Cargo.toml).
+    profile: &'static str,
+    /// wasm-opt level.
+    level: &'static str,
+}
+
+const MODULES: [Module; 2] = [
+    // The main module: parsing and checks only (its cryptography is WebCrypto's), built for
+    // size; docs/performance.md has the size and speed of both levels.
+    Module {
+        stem: STEM,
+        features: "",
+        profile: "wasm-release-small",
+        level: "-Oz",
+    },
+    // The fallback: P-256 and AES arithmetic inside, where speed pays.
+    Module {
+        stem: "kazashi_sdk_wasm_rustcrypto",
+        features: "rustcrypto",
+        profile: "wasm-release",
+        level: "-O3",
+    },
 ];
 
 const USAGE: &str = "\
@@ -68,14 +90,22 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         }
     }
     mkdir(&scratch)?;
-    for (stem, features, level) in MODULES {
-        step(&format!("npm package: wasm {stem} (features: {features:?})"));
+    for Module {
+        stem,
+        features,
+        profile,
+        level,
+    } in MODULES
+    {
+        step(&format!(
+            "npm package: wasm {stem} (features: {features:?}, profile {profile}, wasm-opt {level})"
+        ));
         let mut args = vec![
             "build",
             "--target",
             "wasm32-unknown-unknown",
             "--profile",
-            PROFILE,
+            profile,
             "-p",
             CRATE,
         ];
@@ -88,7 +118,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
             &root.join(format!(
-                "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
+                "target/wasm32-unknown-unknown/{profile}/{STEM}.wasm"
             )),
             &wasm,
         )?;

@@ -472,6 +472,18 @@ fn check_typ(typ: Option<&str>, expected: &'static str) -> Result<(), EnvelopeEr
     }
 }
 
+impl CommandClaims {
+    /// Parses command claims from JSON text (a JSON object matching the envelope schema,
+    /// without duplicate members), not yet [`validate`](CommandClaims::validate)d. Every
+    /// failure, of JSON or of schema, is [`EnvelopeError::InvalidClaims`].
+    pub fn from_json(text: &[u8]) -> Result<Self, EnvelopeError> {
+        parse_claims(text).map_err(|e| match e {
+            EnvelopeError::InvalidClaims(why) => EnvelopeError::InvalidClaims(why),
+            _ => EnvelopeError::InvalidClaims("claims are not a JSON object"),
+        })
+    }
+}
+
 fn parse_claims<T: DeserializeOwned>(payload: &[u8]) -> Result<T, EnvelopeError> {
     let object = json::parse_object(payload)?;
     serde_json::from_value(serde_json::Value::Object(object))
