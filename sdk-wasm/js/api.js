@@ -124,8 +124,8 @@ export function createWebCryptoProvider(crypto) {
       return subtle.exportKey('jwk', pair.privateKey);
     },
     check(r) {
-      const matches = cached(privateKeys, r.id, 'matches', () => pairMatches(r.jwk));
-      privateKeys.get(r.id).jwk ??= r.jwk;
+      const matches = cached(privateKeys, r.id, 'matches', () => pairMatches(JSON.parse(r.jwk)));
+      privateKeys.get(r.id).jwk ??= JSON.parse(r.jwk);
       return matches;
     },
     async sign(r) {

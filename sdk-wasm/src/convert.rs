@@ -13,8 +13,8 @@ use kazashi_protocol::jose::{
 use std::cell::RefCell;
 
 use serde::Serialize;
-use zeroize::Zeroizing;
 use wasm_bindgen::{JsCast, JsValue};
+use zeroize::Zeroizing;
 
 use crate::error::Failure;
 use crate::ops::{PrivateRef, PublicRef};

@@ -144,7 +144,10 @@ pub fn compact_verify(token: &JsValue, public_jwk: &JsValue) -> Result<Operation
 /// `{ plaintext, protectedHeader }`, as `jose`'s `compactDecrypt`.
 #[wasm_bindgen(js_name = compactDecrypt)]
 pub fn compact_decrypt(token: &JsValue, private_jwk: &JsValue) -> Result<Operation, Failure> {
-    Ok(Operation::new(ops::CompactDecrypt::new(token, private_jwk)?))
+    Ok(Operation::new(ops::CompactDecrypt::new(
+        token,
+        private_jwk,
+    )?))
 }
 
 /// The RFC 7638 thumbprint (SHA-256, base64url) of a P-256 JWK's public part.

@@ -3,8 +3,7 @@
 //!
 //! Pipeline, for each of the two wasm modules — the main one (no features: ECDSA, ECDH and AES
 //! are left to WebCrypto in JavaScript) and the fallback one (feature `rustcrypto`: they run
-//! inside the wasm, for runtimes without WebCrypto): the wasm (profiles `wasm-release-small`
-//! and `wasm-release`),
+//! inside the wasm, for runtimes without WebCrypto): the wasm (`--profile wasm-release`),
 //! wasm-bindgen at exactly the version in `Cargo.lock` (installed with `cargo install` when
 //! missing), twice (`--target web` for browsers, bundlers and Deno; `--target nodejs` for
 //! Node), `wasm-opt` from the npm package `binaryen` (`sdk-wasm/tools/`). Then the
@@ -18,6 +17,7 @@ use crate::util::{self, root, run, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
+const PROFILE: &str = "wasm-release";
 
 /// One of the package's wasm modules.
 struct Module {
@@ -25,26 +25,23 @@ struct Module {
     stem: &'static str,
     /// Cargo features of `kazashi-sdk-wasm`.
     features: &'static str,
-    /// Cargo profile (see the workspace's Cargo.toml).
-    profile: &'static str,
     /// wasm-opt level.
     level: &'static str,
 }
 
 const MODULES: [Module; 2] = [
-    // The main module: parsing and checks only (its cryptography is WebCrypto's), built for
-    // size; docs/performance.md has the size and speed of both levels.
+    // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
+    // speed: opt-level "s"/"z" and -Oz make it 20–25 % smaller but its share of each
+    // operation 25–100 % slower (docs/performance.md).
     Module {
         stem: STEM,
         features: "",
-        profile: "wasm-release-small",
-        level: "-Oz",
+        level: "-O3",
     },
-    // The fallback: P-256 and AES arithmetic inside, where speed pays.
+    // The fallback: P-256 and AES arithmetic inside.
     Module {
         stem: "kazashi_sdk_wasm_rustcrypto",
         features: "rustcrypto",
-        profile: "wasm-release",
         level: "-O3",
     },
 ];
@@ -93,19 +90,18 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     for Module {
         stem,
         features,
-        profile,
         level,
     } in MODULES
     {
         step(&format!(
-            "npm package: wasm {stem} (features: {features:?}, profile {profile}, wasm-opt {level})"
+            "npm package: wasm {stem} (features: {features:?}, wasm-opt {level})"
         ));
         let mut args = vec![
             "build",
             "--target",
             "wasm32-unknown-unknown",
             "--profile",
-            profile,
+            PROFILE,
             "-p",
             CRATE,
         ];
@@ -118,12 +114,14 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
             &root.join(format!(
-                "target/wasm32-unknown-unknown/{profile}/{STEM}.wasm"
+                "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
             )),
             &wasm,
         )?;
         for (target, dir) in [("web", "web"), ("nodejs", "node")] {
-            step(&format!("npm package: wasm-bindgen --target {target} {stem}"));
+            step(&format!(
+                "npm package: wasm-bindgen --target {target} {stem}"
+            ));
             let out = scratch.join(dir);
             run(
                 &root,

@@ -222,8 +222,11 @@ impl EncryptedJwe {
     /// the outcome to [`finish`](Self::finish).
     pub fn agree(&self, z: &[u8; 32]) -> AgreedKey {
         let h = &self.header;
-        h.alg
-            .agree(z, h.apu.as_deref().unwrap_or_default(), h.apv.as_deref().unwrap_or_default())
+        h.alg.agree(
+            z,
+            h.apu.as_deref().unwrap_or_default(),
+            h.apv.as_deref().unwrap_or_default(),
+        )
     }
 
     /// The end of decryption when AES runs elsewhere: `plaintext` is what authenticated
