@@ -161,7 +161,7 @@ export type KazashiErrorCode =
   | 'invalid_claims'
   // The package itself
   | 'invalid_argument' | 'no_randomness' | 'fetch_failed' | 'invalid_discovery'
-  | 'wasm_load_failed'
+  | 'wasm_load_failed' | 'crypto_failed'
   | (string & {});
 
 /** Every failure of the package, thrown (or rejected) with a stable `code`. */
@@ -175,9 +175,11 @@ export declare class KazashiError extends Error {
 /**
  * Loads the wasm module now rather than on first use. In browsers, `moduleOrPath` may be a
  * URL, a `Response`, bytes or a `WebAssembly.Module` (default: the `.wasm` next to the
- * package's `browser.js`). In Node the module is loaded on import and this does nothing.
+ * package's `browser.js`). Where the runtime has no WebCrypto, the fallback module is loaded
+ * instead, from `options.fallback` (default: `web/kazashi_sdk_wasm_rustcrypto_bg.wasm` next
+ * to `browser.js`). In Node the module is loaded on import and this does nothing.
  */
-export declare function initialize(moduleOrPath?: unknown): Promise<void>;
+export declare function initialize(moduleOrPath?: unknown, options?: { fallback?: unknown }): Promise<void>;
 
 /** A fresh P-256 key pair; both JWKs carry `kid` = the RFC 7638 thumbprint. */
 export declare function generateKeyPair(): Promise<{ privateJwk: PrivateJWK; publicJwk: PublicJWK }>;

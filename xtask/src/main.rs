@@ -78,6 +78,23 @@ fn test() -> Result<(), String> {
         ],
     )?;
 
+    // The npm package's fallback module is a feature of its crate: lint it too.
+    run(
+        &root,
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "kazashi-sdk-wasm",
+            "--features",
+            "rustcrypto",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+
     step("Rust tests");
     run(&root, "cargo", &["test", "--workspace"])?;
 

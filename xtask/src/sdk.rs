@@ -1,11 +1,13 @@
 //! `cargo xtask sdk`: the npm package `kazashi`, built into `sdk-wasm/pkg/` and packed; and
 //! its tests against the packed tarball, installed into a scratch project as a user would.
 //!
-//! Pipeline: the wasm (`--profile wasm-release`), wasm-bindgen at exactly the version in
-//! `Cargo.lock` (installed with `cargo install` when missing), twice (`--target web` for
-//! browsers, bundlers and Deno; `--target nodejs` for Node), `wasm-opt` from the npm package
-//! `binaryen` (`sdk-wasm/tools/`), the hand-written entry points, `package.json` and types
-//! from `sdk-wasm/js/`, then `npm pack`.
+//! Pipeline, for each of the two wasm modules — the main one (no features: ECDSA, ECDH and AES
+//! are left to WebCrypto in JavaScript) and the fallback one (feature `rustcrypto`: they run
+//! inside the wasm, for runtimes without WebCrypto): the wasm (`--profile wasm-release`),
+//! wasm-bindgen at exactly the version in `Cargo.lock` (installed with `cargo install` when
+//! missing), twice (`--target web` for browsers, bundlers and Deno; `--target nodejs` for
+//! Node), `wasm-opt` from the npm package `binaryen` (`sdk-wasm/tools/`). Then the
+//! hand-written entry points, `package.json` and types from `sdk-wasm/js/`, and `npm pack`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,33 @@ use crate::util::{self, root, run, step};
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
 const PROFILE: &str = "wasm-release";
+
+/// One of the package's wasm modules.
+struct Module {
+    /// File stem of the wasm and its glue.
+    stem: &'static str,
+    /// Cargo features of `kazashi-sdk-wasm`.
+    features: &'static str,
+    /// wasm-opt level.
+    level: &'static str,
+}
+
+const MODULES: [Module; 2] = [
+    // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
+    // speed: opt-level "s"/"z" and -Oz make it 20–25 % smaller but its share of each
+    // operation 25–100 % slower (docs/performance.md).
+    Module {
+        stem: STEM,
+        features: "",
+        level: "-O3",
+    },
+    // The fallback: P-256 and AES arithmetic inside.
+    Module {
+        stem: "kazashi_sdk_wasm_rustcrypto",
+        features: "rustcrypto",
+        level: "-O3",
+    },
+];
 
 const USAGE: &str = "\
 usage: cargo xtask sdk [build|test|bench]
@@ -47,24 +76,6 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     util::ensure_wasm_target()?;
     util::ensure_node()?;
 
-    step("npm package: wasm");
-    run(
-        &root,
-        "cargo",
-        &[
-            "build",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            PROFILE,
-            "-p",
-            CRATE,
-        ],
-    )?;
-    let wasm = root.join(format!(
-        "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
-    ));
-
     let bindgen = ensure_wasm_bindgen(&root)?;
     let wasm_opt = ensure_wasm_opt(&root)?;
 
@@ -75,49 +86,84 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
         }
     }
-    for (target, dir) in [("web", "web"), ("nodejs", "node")] {
-        step(&format!("npm package: wasm-bindgen --target {target}"));
-        let out = scratch.join(dir);
-        run(
-            &root,
-            &bindgen,
-            &[
-                "--target",
-                target,
-                "--no-typescript",
-                "--out-dir",
-                path_str(&out)?,
-                path_str(&wasm)?,
-            ],
-        )?;
-        let optimized = pkg.join(dir).join(format!("{STEM}_bg.wasm"));
-        mkdir(&pkg.join(dir))?;
-        run(
-            &root,
-            path_str(&wasm_opt)?,
-            &[
-                "-O3",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "--enable-reference-types",
-                "--enable-multivalue",
-                path_str(&out.join(format!("{STEM}_bg.wasm")))?,
-                "-o",
-                path_str(&optimized)?,
-            ],
-        )?;
-        // The nodejs glue is CommonJS in a `"type": "module"` package: name it `.cjs`.
-        let glue_name = if dir == "node" {
-            format!("{STEM}.cjs")
-        } else {
-            format!("{STEM}.js")
-        };
+    mkdir(&scratch)?;
+    for Module {
+        stem,
+        features,
+        level,
+    } in MODULES
+    {
+        step(&format!(
+            "npm package: wasm {stem} (features: {features:?}, wasm-opt {level})"
+        ));
+        let mut args = vec![
+            "build",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            PROFILE,
+            "-p",
+            CRATE,
+        ];
+        if !features.is_empty() {
+            args.extend(["--features", features]);
+        }
+        run(&root, "cargo", &args)?;
+        // Cargo names the artifact after the crate whatever the features: copy it under the
+        // module's name, which wasm-bindgen gives its output.
+        let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
-            &out.join(format!("{STEM}.js")),
-            &pkg.join(dir).join(glue_name),
+            &root.join(format!(
+                "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
+            )),
+            &wasm,
         )?;
+        for (target, dir) in [("web", "web"), ("nodejs", "node")] {
+            step(&format!(
+                "npm package: wasm-bindgen --target {target} {stem}"
+            ));
+            let out = scratch.join(dir);
+            run(
+                &root,
+                &bindgen,
+                &[
+                    "--target",
+                    target,
+                    "--no-typescript",
+                    "--out-dir",
+                    path_str(&out)?,
+                    path_str(&wasm)?,
+                ],
+            )?;
+            let optimized = pkg.join(dir).join(format!("{stem}_bg.wasm"));
+            mkdir(&pkg.join(dir))?;
+            run(
+                &root,
+                path_str(&wasm_opt)?,
+                &[
+                    level,
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    path_str(&out.join(format!("{stem}_bg.wasm")))?,
+                    "-o",
+                    path_str(&optimized)?,
+                ],
+            )?;
+            // The nodejs glue is CommonJS in a `"type": "module"` package: name it `.cjs`.
+            let glue_name = if dir == "node" {
+                format!("{stem}.cjs")
+            } else {
+                format!("{stem}.js")
+            };
+            copy(
+                &out.join(format!("{stem}.js")),
+                &pkg.join(dir).join(glue_name),
+            )?;
+        }
     }
 
     step("npm package: entry points, types, package.json");
@@ -125,8 +171,11 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     for name in [
         "api.js",
         "browser.js",
+        "browser-rustcrypto.js",
         "node.cjs",
         "node.mjs",
+        "node-rustcrypto.cjs",
+        "node-rustcrypto.mjs",
         "index.d.ts",
         "package.json",
     ] {
@@ -305,9 +354,9 @@ fn commonjs(esm: &str) -> Result<String, String> {
 /// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
 fn report_sizes(pkg: &Path) {
     step("npm package: sizes (raw / gzip -9)");
-    let entries: [(&str, &[&str]); 2] = [
+    let entries: [(&str, &[&str]); 5] = [
         (
-            "browser entry (browser.js + api.js + web glue + wasm)",
+            "main entry, browsers and bundlers (browser.js + api.js + web glue + wasm)",
             &[
                 "browser.js",
                 "api.js",
@@ -324,6 +373,31 @@ fn report_sizes(pkg: &Path) {
                 "node/kazashi_sdk_wasm_bg.wasm",
             ],
         ),
+        (
+            "fallback, loaded only without WebCrypto (web glue + wasm)",
+            &[
+                "web/kazashi_sdk_wasm_rustcrypto.js",
+                "web/kazashi_sdk_wasm_rustcrypto_bg.wasm",
+            ],
+        ),
+        (
+            "kazashi/rustcrypto, browsers (browser-rustcrypto.js + api.js + web glue + wasm)",
+            &[
+                "browser-rustcrypto.js",
+                "api.js",
+                "web/kazashi_sdk_wasm_rustcrypto.js",
+                "web/kazashi_sdk_wasm_rustcrypto_bg.wasm",
+            ],
+        ),
+        (
+            "kazashi/rustcrypto, node (node-rustcrypto.cjs + api.cjs + node glue + wasm)",
+            &[
+                "node-rustcrypto.cjs",
+                "api.cjs",
+                "node/kazashi_sdk_wasm_rustcrypto.cjs",
+                "node/kazashi_sdk_wasm_rustcrypto_bg.wasm",
+            ],
+        ),
     ];
     for (label, files) in entries {
         let (mut raw, mut gz) = (0u64, 0u64);
@@ -336,7 +410,7 @@ fn report_sizes(pkg: &Path) {
                 .output()
                 .map(|o| o.stdout.len() as u64)
                 .unwrap_or(0);
-            eprintln!("  {file:40} {size:>9} B  {zipped:>8} B gzipped");
+            eprintln!("  {file:44} {size:>9} B  {zipped:>8} B gzipped");
             raw += size;
             gz += zipped;
         }

@@ -251,7 +251,18 @@ impl PublicKey {
         &self.0
     }
 
-    fn coordinates_b64(&self) -> (String, String) {
+    /// Whether `signature` (`R‖S`) is a valid ES256 signature of `message` under this key
+    /// (RFC 7518 §3.4). High-S signatures are accepted.
+    pub fn verify_es256(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        p256::ecdsa::Signature::from_slice(signature).is_ok_and(|signature| {
+            p256::ecdsa::VerifyingKey::from(&self.0)
+                .verify(message, &signature)
+                .is_ok()
+        })
+    }
+
+    pub(crate) fn coordinates_b64(&self) -> (String, String) {
         let point = self.0.to_encoded_point(false);
         let bytes = point.as_bytes();
         // Uncompressed SEC1: 04 ‖ x (32) ‖ y (32).
@@ -335,20 +346,11 @@ impl PrivateKey {
 
     /// Validates a private EC JWK: the public members as in [`PublicKey::from_jwk`], `d`
     /// exactly 32 bytes in range, and `d·G` equal to (`x`, `y`).
+    ///
+    /// [`UncheckedPrivateKey::from_jwk`] then [`UncheckedPrivateKey::check`]; use those two
+    /// halves directly when the last check (a scalar multiplication) is done elsewhere.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
-        let public = public_from_members(jwk)?;
-        let d = jwk.d.as_ref().ok_or(JoseError::InvalidKey)?;
-        let scalar = Zeroizing::new(
-            b64::decode_array::<32>(d.expose())
-                .ok()
-                .flatten()
-                .ok_or(JoseError::InvalidKey)?,
-        );
-        let key = Self::from_bytes(&scalar)?;
-        if key.public_key() != public {
-            return Err(JoseError::KeyMismatch);
-        }
-        Ok(key)
+        UncheckedPrivateKey::from_jwk(jwk)?.check()
     }
 
     /// The private JWK, including `d`, with `kid` set to the thumbprint. Handle with care.
@@ -364,13 +366,20 @@ impl PrivateKey {
         PublicKey(p256::PublicKey::from(self.0.verifying_key()))
     }
 
-    pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.0
+    /// ES256 (RFC 7518 §3.4): ECDSA on P-256 with SHA-256 over `message`, nonces by RFC 6979
+    /// (deterministic), the signature as `R‖S`.
+    pub fn sign_es256(&self, message: &[u8]) -> [u8; 64] {
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.0.sign(message);
+        signature.to_bytes().into()
     }
 
-    /// Raw ECDH with `peer` (RFC 7518 §4.6.2: Z is the x coordinate of d·Q).
-    pub(crate) fn diffie_hellman(&self, peer: &PublicKey) -> p256::ecdh::SharedSecret {
-        p256::ecdh::diffie_hellman(self.0.as_nonzero_scalar(), peer.0.as_affine())
+    /// ECDH with `peer` (RFC 7518 §4.6.2): Z, the x coordinate of d·Q. Zeroized on drop.
+    pub fn shared_secret(&self, peer: &PublicKey) -> Zeroizing<[u8; 32]> {
+        let z = p256::ecdh::diffie_hellman(self.0.as_nonzero_scalar(), peer.0.as_affine());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(z.raw_secret_bytes());
+        out
     }
 }
 
@@ -378,6 +387,88 @@ impl fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrivateKey")
             .field("kid", &self.public_key().thumbprint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A private P-256 JWK whose members passed every check but the last: its public point is
+/// on the curve, its `d` is 32 bytes in `[1, n-1]`, but `d·G = (x, y)` has not been checked.
+///
+/// The first half of [`PrivateKey::from_jwk`], for a caller whose elliptic-curve arithmetic
+/// runs elsewhere (the npm package hands it to WebCrypto): it imports the key from
+/// [`to_jwk`](Self::to_jwk), checks that the pair matches, and reports the outcome to
+/// [`confirm`](Self::confirm). [`check`](Self::check) does that check here.
+///
+/// The scalar is zeroized on drop and redacted in `Debug`.
+pub struct UncheckedPrivateKey {
+    public: PublicKey,
+    d: Zeroizing<[u8; 32]>,
+}
+
+impl UncheckedPrivateKey {
+    /// Validates a private EC JWK's members, as [`PrivateKey::from_jwk`] does, except the
+    /// match of `d` with `x`/`y`.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        let public = public_from_members(jwk)?;
+        let d = jwk.d.as_ref().ok_or(JoseError::InvalidKey)?;
+        let d = Zeroizing::new(
+            b64::decode_array::<32>(d.expose())
+                .ok()
+                .flatten()
+                .ok_or(JoseError::InvalidKey)?,
+        );
+        // 0 < d < n, without building a key (which would compute d·G).
+        let in_range: bool =
+            p256::NonZeroScalar::from_repr(p256::FieldBytes::clone_from_slice(d.as_slice()))
+                .is_some()
+                .into();
+        if !in_range {
+            return Err(JoseError::InvalidKey);
+        }
+        Ok(Self { public, d })
+    }
+
+    /// The public key the JWK claims (`x`, `y`), validated.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The private JWK with only the members a key import needs: `kty`, `crv`, `x`, `y`,
+    /// `d`, in that order. Handle with care.
+    pub fn to_jwk(&self) -> Jwk {
+        let (x, y) = self.public.coordinates_b64();
+        Jwk {
+            kty: KTY_EC.into(),
+            crv: Some(CRV_P256.into()),
+            x: Some(x),
+            y: Some(y),
+            d: Some(JwkSecret(b64::encode(self.d.as_slice()))),
+            ..Jwk::default()
+        }
+    }
+
+    /// The second half, done elsewhere: `pair_matches` is whether `d·G` equals the claimed
+    /// public key; `false` is [`JoseError::KeyMismatch`].
+    pub fn confirm(&self, pair_matches: bool) -> Result<(), JoseError> {
+        if pair_matches {
+            Ok(())
+        } else {
+            Err(JoseError::KeyMismatch)
+        }
+    }
+
+    /// The second half, done here: computes `d·G` and compares it with the claimed public key.
+    pub fn check(&self) -> Result<PrivateKey, JoseError> {
+        let key = PrivateKey::from_bytes(&self.d)?;
+        self.confirm(key.public_key() == self.public)?;
+        Ok(key)
+    }
+}
+
+impl fmt::Debug for UncheckedPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UncheckedPrivateKey")
+            .field("public", &self.public)
             .finish_non_exhaustive()
     }
 }
