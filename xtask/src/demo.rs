@@ -41,8 +41,7 @@ impl Stack {
     fn exited(&mut self) -> Option<String> {
         self.children
             .iter_mut()
-            .find(|(_, child)| !matches!(child.try_wait(), Ok(None)))
-            .map(|(name, _)| name.clone())
+            .find_map(|(name, child)| (!matches!(child.try_wait(), Ok(None))).then(|| name.clone()))
     }
 
     /// SIGTERM to each process (the server finishes its requests), SIGKILL after 5 s.
