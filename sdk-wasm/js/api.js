@@ -92,13 +92,10 @@ export function createWebCryptoProvider(crypto) {
       throw error;
     }));
   }
-  // The JWK comes with the `check` request, which every operation makes before it uses a key.
+  // The JWK comes as JSON text, parsed only when the key is not imported yet.
   const privateKey = (request, algorithm, usages) =>
-    cached(privateKeys, request.id, algorithm.name, async () => {
-      const jwk = privateKeys.get(request.id)?.jwk;
-      if (!jwk) throw new Error('private key not checked first');
-      return subtle.importKey('jwk', jwk, algorithm, false, usages);
-    });
+    cached(privateKeys, request.id, algorithm.name, () =>
+      subtle.importKey('jwk', JSON.parse(request.jwk), algorithm, false, usages));
   const publicKey = (request, algorithm, usages) =>
     cached(publicKeys, request.id, algorithm.name, () => subtle.importKey('raw', request.key, algorithm, false, usages));
 
@@ -123,11 +120,7 @@ export function createWebCryptoProvider(crypto) {
       const pair = await subtle.generateKey(ECDSA, true, ['sign', 'verify']);
       return subtle.exportKey('jwk', pair.privateKey);
     },
-    check(r) {
-      const matches = cached(privateKeys, r.id, 'matches', () => pairMatches(JSON.parse(r.jwk)));
-      privateKeys.get(r.id).jwk ??= JSON.parse(r.jwk);
-      return matches;
-    },
+    check: (r) => cached(privateKeys, r.id, 'matches', () => pairMatches(JSON.parse(r.jwk))),
     async sign(r) {
       return new Uint8Array(await subtle.sign(ES256, await privateKey(r, ECDSA, ['sign']), r.data));
     },

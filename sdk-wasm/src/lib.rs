@@ -32,6 +32,8 @@ use wasm_bindgen::prelude::*;
 
 pub use error::Failure;
 
+#[cfg(not(feature = "rustcrypto"))]
+use ops::PrivateRef;
 use ops::{Machine, Step};
 
 /// An operation in progress. `resume(undefined)` starts it; each call returns either a
@@ -43,6 +45,9 @@ pub struct Operation {
     machine: Box<dyn Machine>,
     #[cfg(not(feature = "rustcrypto"))]
     expected: webcrypto::Expected,
+    /// The key of the last `check` request, to remember a match.
+    #[cfg(not(feature = "rustcrypto"))]
+    checking: Option<ops::PrivateRef>,
     finished: bool,
 }
 
@@ -52,6 +57,8 @@ impl Operation {
             machine: Box::new(machine),
             #[cfg(not(feature = "rustcrypto"))]
             expected: webcrypto::Expected::Start,
+            #[cfg(not(feature = "rustcrypto"))]
+            checking: None,
             finished: false,
         }
     }
@@ -65,17 +72,29 @@ impl Operation {
         if self.finished {
             return Err(ops::out_of_order());
         }
-        let outcome = webcrypto::outcome(self.expected, &answer)?;
-        let step = self.machine.next(outcome);
-        let step = step.inspect_err(|_| self.finished = true);
-        match step? {
-            Step::Need(request) => {
-                self.expected = webcrypto::Expected::of(&request);
-                webcrypto::request(&request)
-            }
-            Step::Done(value) => {
-                self.finished = true;
-                done(value)
+        let mut outcome = webcrypto::outcome(self.expected, &answer)?;
+        if let (Some(key), ops::Outcome::Valid(true)) = (self.checking.take(), &outcome) {
+            key.confirmed.set(true);
+        }
+        loop {
+            let step = self.machine.next(outcome);
+            let step = step.inspect_err(|_| self.finished = true);
+            match step? {
+                // A key WebCrypto already found to match: the same answer, without asking.
+                Step::Need(ops::Request::Check(key)) if key.confirmed.get() => {
+                    outcome = ops::Outcome::Valid(true);
+                }
+                Step::Need(request) => {
+                    if let ops::Request::Check(key) = &request {
+                        self.checking = Some(PrivateRef::clone(key));
+                    }
+                    self.expected = webcrypto::Expected::of(&request);
+                    return webcrypto::request(&request);
+                }
+                Step::Done(value) => {
+                    self.finished = true;
+                    return done(value);
+                }
             }
         }
     }

@@ -41,6 +41,10 @@ pub(crate) struct PrivateEntry {
     /// The fallback module's checked key, once `d·G` was computed.
     #[cfg_attr(not(feature = "rustcrypto"), allow(dead_code))]
     pub(crate) checked: OnceCell<PrivateKey>,
+    /// Whether WebCrypto already answered this key's `check` with a match: the answer is a
+    /// function of the key, so it is not asked again.
+    #[cfg(not(feature = "rustcrypto"))]
+    pub(crate) confirmed: core::cell::Cell<bool>,
 }
 
 impl core::ops::Deref for PrivateRef {
@@ -65,6 +69,8 @@ impl PrivateRef {
             jwk,
             unchecked,
             checked: OnceCell::new(),
+            #[cfg(not(feature = "rustcrypto"))]
+            confirmed: core::cell::Cell::new(false),
         }))
     }
 

@@ -9,17 +9,17 @@
 //! |---|---|---|
 //! | `generate` | | the private JWK of a fresh P-256 pair |
 //! | `check` | `id`, `jwk` (JSON text) | whether `d` matches `x`/`y` |
-//! | `sign` | `id`, `data` | ES256 signature, 64 bytes `R‖S` |
+//! | `sign` | `id`, `jwk` (JSON text), `data` | ES256 signature, 64 bytes `R‖S` |
 //! | `verify` | `id`, `key`, `data`, `signature` | whether it verifies |
-//! | `agree` | `id`, `key` | ECDH of the private key `id` with `key`: 32 bytes |
+//! | `agree` | `id`, `jwk` (JSON text), `key` | ECDH of the private key with `key`: 32 bytes |
 //! | `agreeEphemeral` | `id`, `key` | `{ epk, z }`: a fresh key's point, and its ECDH with `key` |
 //! | `encrypt` | `key`, `wrap`, `aad`, `plaintext` | `{ encryptedKey, iv, ciphertext }` (tag appended) |
 //! | `decrypt` | `key`, `wrap`, `encryptedKey`, `iv`, `aad`, `ciphertext` (tag appended) | plaintext, or `null` when unwrapping or the tag check failed |
 //! | `done` | `value` | — |
 //!
-//! Every operation sends `check` for its private key before using it, so the JavaScript side
-//! has its JWK by `id` when `sign` or `agree` comes. `key` of `encrypt`/`decrypt` is the
-//! Concat KDF's output: a key-encryption key for AES-KW
+//! Every operation checks its private key before using it; a key WebCrypto once found to match
+//! is not sent to `check` again (the answer is a function of the key). `key` of
+//! `encrypt`/`decrypt` is the Concat KDF's output: a key-encryption key for AES-KW
 //! when `wrap`, else the content-encryption key.
 
 use js_sys::{Object, Uint8Array};
@@ -148,6 +148,7 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
         Request::Sign { key, data } => {
             set(&out, "op", &"sign".into())?;
             set(&out, "id", &key.id.as_str().into())?;
+            set(&out, "jwk", &key.jwk.as_str().into())?;
             set(&out, "data", &Uint8Array::from(*data))?;
         }
         Request::Verify {
@@ -164,6 +165,7 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
         Request::Agree { key, peer } => {
             set(&out, "op", &"agree".into())?;
             set(&out, "id", &key.id.as_str().into())?;
+            set(&out, "jwk", &key.jwk.as_str().into())?;
             set(&out, "key", &point(peer))?;
         }
         Request::AgreeEphemeral { peer } => {
