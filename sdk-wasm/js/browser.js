@@ -2,6 +2,7 @@
 // file on first use; call `initialize(moduleOrPath)` to load it from elsewhere.
 import init, * as glue from './web/kazashi_sdk_wasm.js';
 import { createApi, KazashiError } from './api.js';
+import { createRelay } from './relay.js';
 
 const api = createApi(async (input) => {
   await init(input === undefined ? undefined : { module_or_path: input });
@@ -20,3 +21,9 @@ export const {
   calculateJwkThumbprint,
   fetchServerKeys,
 } = api;
+
+/** The JavaScript relay (docs/sdk.md, "The relay"); the wasm loads on its first run. */
+export const Relay = createRelay(async () => {
+  await api.initialize();
+  return glue;
+}, KazashiError);

@@ -4,5 +4,10 @@
 
 const { createApi, KazashiError } = require('./api.cjs');
 const glue = require('./node/kazashi_sdk_wasm.cjs');
+const { createRelay } = require('./relay.cjs');
 
-module.exports = { ...createApi(() => glue, glue), KazashiError };
+module.exports = {
+  ...createApi(() => glue, glue),
+  KazashiError,
+  Relay: createRelay(() => glue, KazashiError),
+};

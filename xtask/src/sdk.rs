@@ -15,6 +15,10 @@ use crate::util::{self, root, run, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
+/// The `kazashi/testing` entry's wasm (kazashi-se's virtual card): a module of its own, so
+/// that the main entry does not grow.
+const TESTING_CRATE: &str = "kazashi-sdk-testing-wasm";
+const TESTING_STEM: &str = "kazashi_sdk_testing_wasm";
 const PROFILE: &str = "wasm-release";
 
 const USAGE: &str = "\
@@ -59,11 +63,10 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             PROFILE,
             "-p",
             CRATE,
+            "-p",
+            TESTING_CRATE,
         ],
     )?;
-    let wasm = root.join(format!(
-        "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
-    ));
 
     let bindgen = ensure_wasm_bindgen(&root)?;
     let wasm_opt = ensure_wasm_opt(&root)?;
@@ -75,49 +78,54 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
         }
     }
-    for (target, dir) in [("web", "web"), ("nodejs", "node")] {
-        step(&format!("npm package: wasm-bindgen --target {target}"));
-        let out = scratch.join(dir);
-        run(
-            &root,
-            &bindgen,
-            &[
-                "--target",
-                target,
-                "--no-typescript",
-                "--out-dir",
-                path_str(&out)?,
-                path_str(&wasm)?,
-            ],
-        )?;
-        let optimized = pkg.join(dir).join(format!("{STEM}_bg.wasm"));
-        mkdir(&pkg.join(dir))?;
-        run(
-            &root,
-            path_str(&wasm_opt)?,
-            &[
-                "-O3",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "--enable-reference-types",
-                "--enable-multivalue",
-                path_str(&out.join(format!("{STEM}_bg.wasm")))?,
-                "-o",
-                path_str(&optimized)?,
-            ],
-        )?;
-        // The nodejs glue is CommonJS in a `"type": "module"` package: name it `.cjs`.
-        let glue_name = if dir == "node" {
-            format!("{STEM}.cjs")
-        } else {
-            format!("{STEM}.js")
-        };
-        copy(
-            &out.join(format!("{STEM}.js")),
-            &pkg.join(dir).join(glue_name),
-        )?;
+    for stem in [STEM, TESTING_STEM] {
+        let wasm = root.join(format!(
+            "target/wasm32-unknown-unknown/{PROFILE}/{stem}.wasm"
+        ));
+        for (target, dir) in [("web", "web"), ("nodejs", "node")] {
+            step(&format!("npm package: wasm-bindgen {stem} --target {target}"));
+            let out = scratch.join(dir);
+            run(
+                &root,
+                &bindgen,
+                &[
+                    "--target",
+                    target,
+                    "--no-typescript",
+                    "--out-dir",
+                    path_str(&out)?,
+                    path_str(&wasm)?,
+                ],
+            )?;
+            let optimized = pkg.join(dir).join(format!("{stem}_bg.wasm"));
+            mkdir(&pkg.join(dir))?;
+            run(
+                &root,
+                path_str(&wasm_opt)?,
+                &[
+                    "-O3",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    "--enable-reference-types",
+                    "--enable-multivalue",
+                    path_str(&out.join(format!("{stem}_bg.wasm")))?,
+                    "-o",
+                    path_str(&optimized)?,
+                ],
+            )?;
+            // The nodejs glue is CommonJS in a `"type": "module"` package: name it `.cjs`.
+            let glue_name = if dir == "node" {
+                format!("{stem}.cjs")
+            } else {
+                format!("{stem}.js")
+            };
+            copy(
+                &out.join(format!("{stem}.js")),
+                &pkg.join(dir).join(glue_name),
+            )?;
+        }
     }
 
     step("npm package: entry points, types, package.json");
@@ -127,16 +135,26 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         "browser.js",
         "node.cjs",
         "node.mjs",
+        "relay.js",
         "index.d.ts",
+        "testing-api.js",
+        "testing.js",
+        "testing.cjs",
+        "testing.mjs",
+        "testing.d.ts",
         "package.json",
     ] {
         copy(&js.join(name), &pkg.join(name))?;
     }
     copy(&js.join("index.d.ts"), &pkg.join("index.d.cts"))?;
+    copy(&js.join("testing.d.ts"), &pkg.join("testing.d.cts"))?;
     copy(&js.join("README.md"), &pkg.join("README.md"))?;
-    let api = read(&js.join("api.js"))?;
-    fs::write(pkg.join("api.cjs"), commonjs(&api)?)
-        .map_err(|e| format!("cannot write api.cjs: {e}"))?;
+    // The ESM sources shared by the browser and Node entries, as CommonJS for Node.
+    for name in ["api", "relay", "testing-api"] {
+        let esm = read(&js.join(format!("{name}.js")))?;
+        fs::write(pkg.join(format!("{name}.cjs")), commonjs(&esm)?)
+            .map_err(|e| format!("cannot write {name}.cjs: {e}"))?;
+    }
 
     step("npm package: npm pack");
     let dest = root.join("target/sdk");
@@ -273,11 +291,11 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
     None
 }
 
-/// `api.js` as CommonJS: its top-level `export function`/`export class` lose `export`, and a
+/// `api.js` (or `relay.js`, `testing-api.js`) as CommonJS: its top-level `export function`/`export class` lose `export`, and a
 /// `module.exports` names them.
 fn commonjs(esm: &str) -> Result<String, String> {
     let mut names = Vec::new();
-    let mut out = String::from("'use strict';\n// Generated from api.js by `cargo xtask sdk`.\n");
+    let mut out = String::from("'use strict';\n// Generated from its ESM source by `cargo xtask sdk`.\n");
     for line in esm.lines() {
         let stripped = line.strip_prefix("export ");
         match stripped {
@@ -287,12 +305,12 @@ fn commonjs(esm: &str) -> Result<String, String> {
                     .or_else(|| rest.strip_prefix("class "))
                     .and_then(|r| r.split(|c: char| !c.is_alphanumeric() && c != '_').next())
                     .filter(|n| !n.is_empty())
-                    .ok_or_else(|| format!("api.js: unsupported export: {line}"))?;
+                    .ok_or_else(|| format!("unsupported export: {line}"))?;
                 names.push(name.to_string());
                 out.push_str(rest);
             }
             None if line.starts_with("import ") => {
-                return Err("api.js must not import anything".into());
+                return Err("a shared ESM source must not import anything".into());
             }
             None => out.push_str(line),
         }
@@ -305,23 +323,34 @@ fn commonjs(esm: &str) -> Result<String, String> {
 /// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
 fn report_sizes(pkg: &Path) {
     step("npm package: sizes (raw / gzip -9)");
-    let entries: [(&str, &[&str]); 2] = [
+    let entries: [(&str, &[&str]); 3] = [
         (
-            "browser entry (browser.js + api.js + web glue + wasm)",
+            "browser entry (browser.js + api.js + relay.js + web glue + wasm)",
             &[
                 "browser.js",
                 "api.js",
+                "relay.js",
                 "web/kazashi_sdk_wasm.js",
                 "web/kazashi_sdk_wasm_bg.wasm",
             ],
         ),
         (
-            "node entry (node.cjs + api.cjs + node glue + wasm)",
+            "node entry (node.cjs + api.cjs + relay.cjs + node glue + wasm)",
             &[
                 "node.cjs",
                 "api.cjs",
+                "relay.cjs",
                 "node/kazashi_sdk_wasm.cjs",
                 "node/kazashi_sdk_wasm_bg.wasm",
+            ],
+        ),
+        (
+            "kazashi/testing, browser (testing.js + testing-api.js + web glue + wasm)",
+            &[
+                "testing.js",
+                "testing-api.js",
+                "web/kazashi_sdk_testing_wasm.js",
+                "web/kazashi_sdk_testing_wasm_bg.wasm",
             ],
         ),
     ];
