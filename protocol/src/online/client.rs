@@ -20,7 +20,6 @@
 //! message is idempotent on the server), never a script to the chip.
 
 use alloc::string::{String, ToString};
-use alloc::vec::Vec;
 
 use serde::Deserialize;
 
@@ -563,6 +562,7 @@ mod tests {
     use crate::apdu::Command;
     use crate::online::{RelayReport, ScriptApdu};
     use alloc::vec;
+    use alloc::vec::Vec;
 
     const URL: &str = "https://s.test/launch/abc";
     const CIN: [u8; 8] = [0x4B, 0x0E, 0x1D, 0x06, 0x76, 0xEE, 0x3C, 0x5E];
