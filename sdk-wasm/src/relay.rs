@@ -157,7 +157,7 @@ impl JsRelaySession {
 
 /// The largest server answer a relay reads, in bytes.
 #[wasm_bindgen(js_name = relayMaxAnswer)]
-pub fn relay_max_answer() -> u32 {
+pub(crate) fn relay_max_answer() -> u32 {
     u32::try_from(MAX_ANSWER).unwrap_or(u32::MAX)
 }
 

@@ -52,21 +52,23 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     util::ensure_node()?;
 
     step("npm package: wasm");
-    run(
-        &root,
-        "cargo",
-        &[
-            "build",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            PROFILE,
-            "-p",
-            CRATE,
-            "-p",
-            TESTING_CRATE,
-        ],
-    )?;
+    // One build per module: built together, the testing module's features (std for
+    // kazashi-se) would be unified into the main module's dependencies and grow it.
+    for krate in [CRATE, TESTING_CRATE] {
+        run(
+            &root,
+            "cargo",
+            &[
+                "build",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--profile",
+                PROFILE,
+                "-p",
+                krate,
+            ],
+        )?;
+    }
 
     let bindgen = ensure_wasm_bindgen(&root)?;
     let wasm_opt = ensure_wasm_opt(&root)?;
