@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{self, root, run, step};
+use crate::util::{self, root, run, run_env, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
@@ -25,8 +25,10 @@ const USAGE: &str = "\
 usage: cargo xtask sdk [build|test|bench]
 
   build   (default) build sdk-wasm/pkg/ and pack it into target/sdk/kazashi-<version>.tgz
-  test    build, install the tarball into target/sdk-tests/ and run its Node suites
-  bench   build, then run sdk-wasm/bench/ against jose and @noble/curves
+  test    build, install the tarball into target/sdk-tests/ and run its suites (Node, the
+          relay against kazashi-server, the leak test, Chromium pages)
+  bench   build, then run sdk-wasm/bench/: Node against jose and @noble/curves, and
+          Chromium's import-to-first-verified-result time
 ";
 
 /// `cargo xtask sdk …`.
@@ -187,20 +189,50 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     Ok(tarball)
 }
 
-/// Builds, installs the tarball into `target/sdk-tests/` and runs the Node suites there.
+/// Builds, installs the tarball into `target/sdk-tests/` and runs the suites there: Node (ESM,
+/// CommonJS, the browser entry, the relay against a running kazashi-server, the leak test)
+/// and Chromium (a Vite-bundled page and a plain module page).
 pub(crate) fn test() -> Result<(), String> {
     let tarball = build()?;
+    let server = server_binary()?;
+    ensure_chromium()?;
     let project = scratch_project("npm-tests", "sdk-tests", &tarball)?;
-    step("npm package: Node suites (ESM and CommonJS) against the installed tarball");
-    run(&project, "node", &["--test"])
+    step("npm package: Node and Chromium suites against the installed tarball");
+    run_env(
+        &project,
+        "node",
+        &["--test"],
+        &[("KAZASHI_SERVER", path_str(&server)?)],
+    )
 }
 
-/// Builds, installs the tarball next to the benchmark and runs it.
+/// Builds, installs the tarball next to the benchmarks and runs them: Node against jose and
+/// @noble/curves, then Chromium's time from import to the first verified result.
 pub(crate) fn bench() -> Result<(), String> {
     let tarball = build()?;
+    ensure_chromium()?;
     let project = scratch_project("bench", "sdk-bench", &tarball)?;
     step("npm package: benchmark against jose and @noble/curves");
-    run(&project, "node", &["bench.mjs"])
+    run(&project, "node", &["bench.mjs"])?;
+    step("npm package: Chromium, import to first verified result");
+    run(&project, "node", &["browser-bench.mjs"])
+}
+
+/// `kazashi-server`, release build (the relay tests run transactions against it).
+fn server_binary() -> Result<PathBuf, String> {
+    let root = root();
+    step("npm package: kazashi-server for the relay tests");
+    run(
+        &root,
+        "cargo",
+        &["build", "--release", "-p", "kazashi-server"],
+    )?;
+    Ok(root.join("target/release/kazashi-server"))
+}
+
+/// Debian's Chromium (driven by npm `playwright-core`; no browser download).
+fn ensure_chromium() -> Result<(), String> {
+    util::ensure_debian("chromium", &["chromium"])
 }
 
 /// Copies `sdk-wasm/<source>/` (without node_modules) to `target/<name>/`, `npm ci`s it from
