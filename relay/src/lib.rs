@@ -1,6 +1,9 @@
-//! `kazashi-relay`: the common app's logic. It carries the server's scripts to a chip and the
-//! chip's answers back (docs/relay.md), and holds no keys: every decision is the server's, and
-//! the run loop is `kazashi_protocol::online::RelayRun`.
+//! `kazashi-relay`: the common app. It carries the server's scripts to a chip and the chip's
+//! answers back (docs/relay.md), and holds no keys: every decision is the server's, and the
+//! run itself — identity, hello, scripts, reports, answers, resends — is
+//! `kazashi_protocol::online::RelaySession`, which the npm package's JavaScript relay runs too.
+//! This crate moves its bytes: a [`CardTransport`] to the chip, an [`Http`] client to the
+//! server, and sleeps when told to.
 //!
 //! ```no_run
 //! use kazashi_relay::{HttpClient, Relay};

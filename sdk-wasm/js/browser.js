@@ -22,8 +22,9 @@ export const {
   fetchServerKeys,
 } = api;
 
-/** The JavaScript relay (docs/sdk.md, "The relay"); the wasm loads on its first run. */
-export const Relay = createRelay(async () => {
-  await api.initialize();
-  return glue;
+/** The JavaScript relay (docs/sdk.md, "The relay"); its own wasm loads on its first run. */
+export const Relay = createRelay(async (input) => {
+  const relayGlue = await import('./web/kazashi_sdk_relay_wasm.js');
+  await relayGlue.default(input === undefined ? undefined : { module_or_path: input });
+  return relayGlue;
 }, KazashiError);

@@ -9,5 +9,6 @@ const { createRelay } = require('./relay.cjs');
 module.exports = {
   ...createApi(() => glue, glue),
   KazashiError,
-  Relay: createRelay(() => glue, KazashiError),
+  // The relay's own wasm module is compiled on its first run only.
+  Relay: createRelay(() => require('./node/kazashi_sdk_relay_wasm.cjs'), KazashiError),
 };

@@ -4,14 +4,34 @@
 // (`kazashi_protocol::online::RelaySession`, shared with the Rust relay); this file only moves
 // bytes between it, the page's transport to the chip and `fetch`, and sleeps when told to.
 //
+// Its wasm is a module of its own (`kazashi_sdk_relay_wasm_bg.wasm`: no cryptography, a relay
+// holds no keys), loaded on the first run, so that a page that only verifies results does not
+// carry it.
+//
 // `cargo xtask sdk` derives `relay.cjs` from this file as it does `api.cjs` from `api.js`: keep
 // the one export a top-level `export function`, and import nothing.
 
 /**
- * Builds the `Relay` class over a getter of the initialized wasm-bindgen glue and the entry's
- * `KazashiError` class.
+ * Builds the `Relay` class over `load(input)`, which resolves to the relay module's initialized
+ * wasm-bindgen glue, and the entry's `KazashiError` class.
  */
-export function createRelay(getGlue, KazashiError) {
+export function createRelay(load, KazashiError) {
+  let glue;
+  let loading;
+  function ready(input) {
+    if (glue) return glue;
+    loading ??= Promise.resolve()
+      .then(() => load(input))
+      .then(
+        (loaded) => (glue = loaded),
+        (error) => {
+          loading = undefined;
+          throw new KazashiError('wasm_load_failed', `could not load kazashi's relay wasm: ${error?.message ?? error}`, { cause: error });
+        },
+      );
+    return loading;
+  }
+
   const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
   const sleep = (millis) => new Promise((resolve) => setTimeout(resolve, millis));
   const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -35,6 +55,11 @@ export function createRelay(getGlue, KazashiError) {
 
   /** Carries a transaction's scripts between the server and a chip; holds no keys. */
   class Relay {
+    /** Loads the relay's wasm now (browsers: from `moduleOrPath`, default next to the glue). */
+    static async initialize(moduleOrPath) {
+      await ready(moduleOrPath);
+    }
+
     #transport;
     #fetch;
     #onEvent;
@@ -82,14 +107,14 @@ export function createRelay(getGlue, KazashiError) {
         throw new KazashiError('fetch_failed', 'this runtime has no fetch; pass options.fetch');
       }
       if (launchUrl instanceof URL) launchUrl = launchUrl.href;
-      const glue = await getGlue();
+      const glue = await ready();
       let session;
       try {
         session = new glue.RelaySession(launchUrl, this.#retries);
       } catch (error) {
         throw fromGlue(error);
       }
-      const maxAnswer = glue.relayMaxAnswer();
+      const maxAnswer = glue.RelaySession.maxAnswer();
       let cardError;
       let networkError;
       let lastPhase;

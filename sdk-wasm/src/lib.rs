@@ -13,7 +13,6 @@
 
 mod convert;
 mod error;
-mod relay;
 
 use js_sys::{Object, Reflect, Uint8Array};
 use kazashi_protocol::envelope::{self, CommandClaims, DEFAULT_LEEWAY, ResultPolicy};

@@ -15,6 +15,9 @@ use crate::util::{self, root, run, run_env, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
+/// The `Relay`'s wasm (the common app's run, no cryptography): loaded on a relay's first run.
+const RELAY_CRATE: &str = "kazashi-sdk-relay-wasm";
+const RELAY_STEM: &str = "kazashi_sdk_relay_wasm";
 /// The `kazashi/testing` entry's wasm (kazashi-se's virtual card): a module of its own, so
 /// that the main entry does not grow.
 const TESTING_CRATE: &str = "kazashi-sdk-testing-wasm";
@@ -56,7 +59,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     step("npm package: wasm");
     // One build per module: built together, the testing module's features (std for
     // kazashi-se) would be unified into the main module's dependencies and grow it.
-    for krate in [CRATE, TESTING_CRATE] {
+    for krate in [CRATE, RELAY_CRATE, TESTING_CRATE] {
         run(
             &root,
             "cargo",
@@ -82,7 +85,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
         }
     }
-    for stem in [STEM, TESTING_STEM] {
+    for stem in [STEM, RELAY_STEM, TESTING_STEM] {
         let wasm = root.join(format!(
             "target/wasm32-unknown-unknown/{PROFILE}/{stem}.wasm"
         ));
@@ -357,23 +360,29 @@ fn commonjs(esm: &str) -> Result<String, String> {
 /// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
 fn report_sizes(pkg: &Path) {
     step("npm package: sizes (raw / gzip -9)");
-    let entries: [(&str, &[&str]); 3] = [
+    let entries: [(&str, &[&str]); 4] = [
         (
-            "browser entry (browser.js + api.js + relay.js + web glue + wasm)",
+            "browser entry (browser.js + api.js + web glue + wasm)",
             &[
                 "browser.js",
                 "api.js",
-                "relay.js",
                 "web/kazashi_sdk_wasm.js",
                 "web/kazashi_sdk_wasm_bg.wasm",
             ],
         ),
         (
-            "node entry (node.cjs + api.cjs + relay.cjs + node glue + wasm)",
+            "Relay, browser, loaded on its first run (relay.js + web glue + wasm)",
+            &[
+                "relay.js",
+                "web/kazashi_sdk_relay_wasm.js",
+                "web/kazashi_sdk_relay_wasm_bg.wasm",
+            ],
+        ),
+        (
+            "node entry (node.cjs + api.cjs + node glue + wasm)",
             &[
                 "node.cjs",
                 "api.cjs",
-                "relay.cjs",
                 "node/kazashi_sdk_wasm.cjs",
                 "node/kazashi_sdk_wasm_bg.wasm",
             ],

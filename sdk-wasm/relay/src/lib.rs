@@ -1,14 +1,18 @@
-//! The JavaScript relay's wasm side: `kazashi_protocol::online::RelaySession`, the common app's
-//! run as a sans-IO state machine, as a class. `js/relay.js` only moves bytes between it, the
-//! page's transport to the chip, and `fetch`.
+//! The wasm side of the npm package's `Relay`: `kazashi_protocol::online::RelaySession`, the
+//! common app's run as a sans-IO state machine, as a class. `sdk-wasm/js/relay.js` only moves
+//! bytes between it, the page's transport to the chip, and `fetch`.
+//!
+//! A module of its own, loaded on a relay's first run: a relay needs no cryptography (it holds
+//! no keys), and a page that only verifies results does not carry the relay. Failures are
+//! `Error`s named `KazashiError` with a stable `code` (`invalid_launch_url`,
+//! `invalid_argument`); what a run ends with is an action (`failed` and its code), not an
+//! exception.
 
-use js_sys::{Object, Uint8Array};
+use js_sys::{Array, Object, Reflect, Uint8Array};
 use kazashi_protocol::online::client::MAX_ANSWER;
 use kazashi_protocol::online::{Action, ClientError, Phase, RelaySession, RetryPolicy};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-
-use crate::convert;
-use crate::error::Failure;
 
 /// Largest launch URL accepted (a script in the fragment is at most a few tens of KiB).
 const MAX_LAUNCH_URL: usize = 1 << 20;
@@ -32,7 +36,10 @@ impl JsRelaySession {
         }
         let mut policy = RetryPolicy::default();
         if !options.is_undefined() && !options.is_null() {
-            let options = convert::object(options, "options")?;
+            let options = options
+                .dyn_ref::<Object>()
+                .filter(|_| options.is_object() && !Array::is_array(options))
+                .ok_or_else(|| Failure::argument("options must be an object"))?;
             if let Some(n) = retries(options, "networkRetries")? {
                 policy.network = n;
             }
@@ -137,7 +144,7 @@ impl JsRelaySession {
     }
 
     /// The server's answer to a `post` action: its HTTP status and body bytes (pass at most
-    /// `relayMaxAnswer() + 1` bytes).
+    /// `RelaySession.maxAnswer() + 1` bytes).
     #[wasm_bindgen(js_name = httpResponse)]
     pub fn http_response(&mut self, status: u16, body: &[u8]) {
         self.session.http_response(status, body);
@@ -153,12 +160,12 @@ impl JsRelaySession {
     pub fn waited(&mut self) {
         self.session.waited();
     }
-}
 
-/// The largest server answer a relay reads, in bytes.
-#[wasm_bindgen(js_name = relayMaxAnswer)]
-pub(crate) fn relay_max_answer() -> u32 {
-    u32::try_from(MAX_ANSWER).unwrap_or(u32::MAX)
+    /// The largest server answer a relay reads, in bytes.
+    #[wasm_bindgen(js_name = maxAnswer)]
+    pub fn max_answer() -> u32 {
+        u32::try_from(MAX_ANSWER).unwrap_or(u32::MAX)
+    }
 }
 
 fn invalid_launch_url() -> Failure {
@@ -169,19 +176,51 @@ fn invalid_launch_url() -> Failure {
 }
 
 fn retries(options: &Object, name: &str) -> Result<Option<u32>, Failure> {
-    match convert::optional(options, name)? {
-        None => Ok(None),
-        Some(value) => match value.as_f64() {
-            Some(n) if (0.0..=1000.0).contains(&n) && n.fract() == 0.0 => Ok(Some(n as u32)),
-            _ => Err(Failure::argument(format!(
-                "`{name}` must be a whole number from 0 to 1000"
-            ))),
-        },
+    let value = Reflect::get(options, &JsValue::from_str(name))
+        .map_err(|_| Failure::argument(format!("could not read `{name}`")))?;
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        Some(n) if (0.0..=1000.0).contains(&n) && n.fract() == 0.0 => Ok(Some(n as u32)),
+        _ => Err(Failure::argument(format!(
+            "`{name}` must be a whole number from 0 to 1000"
+        ))),
     }
 }
 
 fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), Failure> {
-    js_sys::Reflect::set(target, &JsValue::from_str(name), value)
+    Reflect::set(target, &JsValue::from_str(name), value)
         .map(|_| ())
         .map_err(|_| Failure::argument("could not build the result"))
+}
+
+/// A refusal crossing into JavaScript: an `Error` named `KazashiError` with a stable `code`.
+#[derive(Debug)]
+pub struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn argument(message: impl Into<String>) -> Self {
+        Self::new("invalid_argument", message)
+    }
+}
+
+impl From<Failure> for JsValue {
+    fn from(f: Failure) -> Self {
+        let error = js_sys::Error::new(&f.message);
+        error.set_name("KazashiError");
+        // Setting a data property on a fresh Error cannot fail.
+        let _ = Reflect::set(&error, &"code".into(), &f.code.into());
+        error.into()
+    }
 }
