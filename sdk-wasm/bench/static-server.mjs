@@ -19,6 +19,10 @@ export function serveStatic(root) {
   const base = normalize(root + sep);
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
+    if (path === '/favicon.ico') {
+      response.writeHead(204).end();
+      return;
+    }
     const file = normalize(join(base, path));
     if (!file.startsWith(base) || (request.method !== 'GET' && request.method !== 'HEAD')) {
       response.writeHead(404).end();

@@ -47,7 +47,7 @@ after(async () => {
 
 const verifyParams = () => ({
   token: forgeJws(
-    { alg: 'ES256', typ: 'kazashi-result+jwt', kid: 'server-sig' },
+    JSON.stringify({ alg: 'ES256', typ: 'kazashi-result+jwt', kid: 'server-sig' }),
     JSON.stringify(resultClaims()),
     A3_JWK,
   ),
@@ -64,6 +64,7 @@ async function check(path, chipIndex) {
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => message.type() === 'error' && problems.push(`console: ${message.text()}`));
   page.on('request', (request) => requests.push(request.url()));
+  page.on('response', (response) => response.status() >= 400 && problems.push(`HTTP ${response.status()} ${response.url()}`));
   try {
     await page.goto(`${pages.origin}/${path}`);
     await page.waitForFunction(() => window.kazashiReady === true, null, { timeout: 30_000 });

@@ -27,7 +27,8 @@ test('a random card answers like a GlobalPlatform card: SELECT, GET DATA 0045, n
   assert.equal(hex(se.transmit(apdu('80CA004500'))), `4508${se.chipId}9000`);
   // The ID-store applet refuses its commands outside a secure channel.
   assert.equal(hex(se.transmit(apdu(`00A4040009${ID_STORE_AID}00`)).slice(-2)), '9000');
-  assert.equal(hex(se.transmit(apdu('80D0000000'))).slice(-4), '6982');
+  // GET RECORD (namespace "a", name "b"): a secure channel is needed first.
+  assert.equal(hex(se.transmit(apdu('80D2000006800161810162' + '00'))), '6982');
   // Malformed commands get a status word, never an exception.
   for (const bad of ['', '00', '00A404', '01A4040000', 'FFFFFFFF', '00A4040005A0']) {
     const answer = se.transmit(apdu(bad));

@@ -12,6 +12,7 @@
 //! API and turn the errors into instances of their `KazashiError` class; see `docs/sdk.md`.
 
 mod convert;
+pub mod diagnostics;
 mod error;
 
 use js_sys::{Object, Reflect, Uint8Array};
