@@ -250,9 +250,9 @@ fn client_error(
             card.unwrap_or_else(|| TransportError::Pcsc("the chip could not be reached".into())),
         ),
         ClientError::CardResponse => RelayClientError::Card(TransportError::MalformedResponse),
-        ClientError::NoChipIdentity(Some(sw)) => RelayClientError::Card(TransportError::Pcsc(
-            format!("GET DATA 0045 answered {sw}"),
-        )),
+        ClientError::NoChipIdentity(Some(sw)) => {
+            RelayClientError::Card(TransportError::Pcsc(format!("GET DATA 0045 answered {sw}")))
+        }
         ClientError::Network => RelayClientError::Network(
             network.unwrap_or_else(|| "the server could not be reached".into()),
         ),

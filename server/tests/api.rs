@@ -650,7 +650,12 @@ async fn cross_origin_requests(h: Harness) {
     .await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     assert_eq!(refused.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    let jwks = send(Request::get("/.well-known/jwks.json").body(Body::empty()).unwrap()).await;
+    let jwks = send(
+        Request::get("/.well-known/jwks.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(jwks.status(), StatusCode::OK);
     assert_eq!(jwks.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
     // Operators' endpoints: no CORS.

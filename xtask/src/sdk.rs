@@ -90,7 +90,9 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             "target/wasm32-unknown-unknown/{PROFILE}/{stem}.wasm"
         ));
         for (target, dir) in [("web", "web"), ("nodejs", "node")] {
-            step(&format!("npm package: wasm-bindgen {stem} --target {target}"));
+            step(&format!(
+                "npm package: wasm-bindgen {stem} --target {target}"
+            ));
             let out = scratch.join(dir);
             run(
                 &root,
@@ -332,7 +334,8 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
 /// `module.exports` names them.
 fn commonjs(esm: &str) -> Result<String, String> {
     let mut names = Vec::new();
-    let mut out = String::from("'use strict';\n// Generated from its ESM source by `cargo xtask sdk`.\n");
+    let mut out =
+        String::from("'use strict';\n// Generated from its ESM source by `cargo xtask sdk`.\n");
     for line in esm.lines() {
         let stripped = line.strip_prefix("export ");
         match stripped {

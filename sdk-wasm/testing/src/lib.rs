@@ -64,9 +64,12 @@ impl VirtualCard {
     #[wasm_bindgen(js_name = importState)]
     pub fn import_state(&mut self, state: String) -> Result<(), JsValue> {
         let state = parse(Zeroizing::new(state))?;
-        self.card
-            .replace_state(state)
-            .map_err(|sw| failure(CARD_ERROR, &format!("the card refused its new state ({sw})")))
+        self.card.replace_state(state).map_err(|sw| {
+            failure(
+                CARD_ERROR,
+                &format!("the card refused its new state ({sw})"),
+            )
+        })
     }
 
     /// The chip's identity as a server knows it: the card image number in upper-case hex.
