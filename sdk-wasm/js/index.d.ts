@@ -304,6 +304,13 @@ export interface RelayOptions {
  * `chip_busy` after the retries, …; `server_error` when it named none).
  */
 export declare class Relay {
+  /**
+   * Loads the relay's wasm now rather than on the first run. It is a module of its own (a
+   * relay needs no cryptography); in browsers `moduleOrPath` may be a URL, a `Response`, bytes
+   * or a `WebAssembly.Module` (default: `web/kazashi_sdk_relay_wasm_bg.wasm` next to the
+   * package's files).
+   */
+  static initialize(moduleOrPath?: unknown): Promise<void>;
   constructor(options: RelayOptions);
   /** Runs the transaction behind `launchUrl`; resolves to the server's result token. */
   run(launchUrl: string | URL): Promise<string>;

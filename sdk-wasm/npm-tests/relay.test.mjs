@@ -4,6 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Relay, KazashiError } from 'kazashi';
 import { VirtualSecureElement } from 'kazashi/testing';
 import * as kazashi from 'kazashi';
@@ -14,7 +17,7 @@ const { rejectsWith } = helpers;
 let server;
 
 before(async () => {
-  server = await startServer(kazashi, { chips: 8 });
+  server = await startServer(kazashi, { chips: 9 });
 });
 after(async () => {
   await server?.stop();
@@ -262,4 +265,24 @@ test('CommonJS: require("kazashi").Relay and require("kazashi/testing") are the 
   const require = createRequire(import.meta.url);
   assert.equal(require('kazashi').Relay, Relay);
   assert.equal(require('kazashi/testing').VirtualSecureElement, VirtualSecureElement);
+});
+
+test("the browser entry's Relay: its wasm from Relay.initialize, a transaction under Node", async () => {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('kazashi/package.json'));
+  const browser = await import(pathToFileURL(join(packageDir, 'browser.js')).href);
+  await assert.rejects(browser.Relay.initialize(new Uint8Array([0, 1, 2, 3])), (error) => {
+    assert.equal(error.name, 'KazashiError');
+    assert.equal(error.code, 'wasm_load_failed');
+    return true;
+  });
+  await browser.Relay.initialize(readFileSync(join(packageDir, 'web', 'kazashi_sdk_relay_wasm_bg.wasm')));
+  const se = card(8);
+  const { launchUrl, claims } = await server.register([{ op: 'add', counter: 'c', amount: 9 }], { sub: chip(8).id });
+  const token = await new browser.Relay({ transport: (a) => se.transmit(a) }).run(launchUrl);
+  assert.equal((await server.verify(token, claims)).results[0].value, 9);
+  await assert.rejects(new browser.Relay({ transport: (a) => se.transmit(a) }).run('nope'), (error) => {
+    assert.ok(error instanceof browser.KazashiError, "the entry's own class");
+    assert.equal(error.code, 'invalid_launch_url');
+    return true;
+  });
 });
