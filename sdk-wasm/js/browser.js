@@ -5,6 +5,7 @@
 // first use: `initialize(undefined, { fallback: moduleOrPath })` to load it from elsewhere.
 import init, * as glue from './web/kazashi_sdk_wasm.js';
 import { createApi, KazashiError } from './api.js';
+import { createRelay } from './relay.js';
 
 const options = (input) => (input === undefined ? undefined : { module_or_path: input });
 
@@ -35,3 +36,10 @@ export const {
   calculateJwkThumbprint,
   fetchServerKeys,
 } = api;
+
+/** The JavaScript relay (docs/sdk.md, "The relay"); its own wasm loads on its first run. */
+export const Relay = createRelay(async (input) => {
+  const relayGlue = await import('./web/kazashi_sdk_relay_wasm.js');
+  await relayGlue.default(input === undefined ? undefined : { module_or_path: input });
+  return relayGlue;
+}, KazashiError);

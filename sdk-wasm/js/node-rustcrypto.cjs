@@ -5,5 +5,10 @@
 
 const { createApi, KazashiError } = require('./api.cjs');
 const glue = require('./node/kazashi_sdk_wasm_rustcrypto.cjs');
+const { createRelay } = require('./relay.cjs');
 
-module.exports = { ...createApi(() => glue, glue), KazashiError };
+module.exports = {
+  ...createApi(() => glue, glue),
+  KazashiError,
+  Relay: createRelay(() => require('./node/kazashi_sdk_relay_wasm.cjs'), KazashiError),
+};

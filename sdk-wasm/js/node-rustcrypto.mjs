@@ -12,4 +12,5 @@ export const {
   compactDecrypt,
   calculateJwkThumbprint,
   fetchServerKeys,
+  Relay,
 } = api;

@@ -6,8 +6,11 @@
 
 const { createApi, KazashiError } = require('./api.cjs');
 const glue = require('./node/kazashi_sdk_wasm.cjs');
+const { createRelay } = require('./relay.cjs');
 
 module.exports = {
   ...createApi(() => glue, glue, { fallback: () => require('./node/kazashi_sdk_wasm_rustcrypto.cjs') }),
   KazashiError,
+  // The relay's own wasm module is compiled on its first run only.
+  Relay: createRelay(() => require('./node/kazashi_sdk_relay_wasm.cjs'), KazashiError),
 };

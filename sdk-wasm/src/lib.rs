@@ -20,6 +20,7 @@
 //! API and turn the errors into instances of their `KazashiError` class; see `docs/sdk.md`.
 
 mod convert;
+pub mod diagnostics;
 mod error;
 mod ops;
 #[cfg(feature = "rustcrypto")]

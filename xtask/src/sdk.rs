@@ -13,15 +13,26 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{self, root, run, step};
+use crate::util::{self, root, run, run_env, step};
 
 const CRATE: &str = "kazashi-sdk-wasm";
 const STEM: &str = "kazashi_sdk_wasm";
+/// The `Relay`'s wasm (the common app's run, no cryptography): loaded on a relay's first run.
+const RELAY_CRATE: &str = "kazashi-sdk-relay-wasm";
+const RELAY_STEM: &str = "kazashi_sdk_relay_wasm";
+/// The `kazashi/testing` entry's wasm (kazashi-se's virtual card): a module of its own, so
+/// that the main entry does not grow.
+const TESTING_CRATE: &str = "kazashi-sdk-testing-wasm";
+const TESTING_STEM: &str = "kazashi_sdk_testing_wasm";
 const PROFILE: &str = "wasm-release";
 
 /// One of the package's wasm modules.
 struct Module {
-    /// File stem of the wasm and its glue.
+    /// The cdylib crate.
+    krate: &'static str,
+    /// The file stem cargo gives its wasm.
+    artifact: &'static str,
+    /// File stem of the wasm and its glue in the package.
     stem: &'static str,
     /// Cargo features of `kazashi-sdk-wasm`.
     features: &'static str,
@@ -29,19 +40,40 @@ struct Module {
     level: &'static str,
 }
 
-const MODULES: [Module; 2] = [
+const MODULES: [Module; 4] = [
     // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
     // speed: opt-level "s"/"z" and -Oz make it 20–25 % smaller but its share of each
     // operation 25–100 % slower (docs/performance.md).
     Module {
+        krate: CRATE,
+        artifact: STEM,
         stem: STEM,
         features: "",
         level: "-O3",
     },
     // The fallback: P-256 and AES arithmetic inside.
     Module {
+        krate: CRATE,
+        artifact: STEM,
         stem: "kazashi_sdk_wasm_rustcrypto",
         features: "rustcrypto",
+        level: "-O3",
+    },
+    // The `Relay`'s module (the common app's run, no cryptography): loaded on a relay's first
+    // run. Built on its own, like the next, so that features do not unify into the main one.
+    Module {
+        krate: RELAY_CRATE,
+        artifact: RELAY_STEM,
+        stem: RELAY_STEM,
+        features: "",
+        level: "-O3",
+    },
+    // `kazashi/testing`'s module (kazashi-se's virtual card).
+    Module {
+        krate: TESTING_CRATE,
+        artifact: TESTING_STEM,
+        stem: TESTING_STEM,
+        features: "",
         level: "-O3",
     },
 ];
@@ -50,8 +82,10 @@ const USAGE: &str = "\
 usage: cargo xtask sdk [build|test|bench]
 
   build   (default) build sdk-wasm/pkg/ and pack it into target/sdk/kazashi-<version>.tgz
-  test    build, install the tarball into target/sdk-tests/ and run its Node suites
-  bench   build, then run sdk-wasm/bench/ against jose and @noble/curves
+  test    build, install the tarball into target/sdk-tests/ and run its suites (Node, the
+          relay against kazashi-server, the leak test, Chromium pages)
+  bench   build, then run sdk-wasm/bench/: Node against jose and @noble/curves, and
+          Chromium's import-to-first-verified-result time
 ";
 
 /// `cargo xtask sdk …`.
@@ -88,6 +122,8 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     }
     mkdir(&scratch)?;
     for Module {
+        krate,
+        artifact,
         stem,
         features,
         level,
@@ -103,7 +139,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             "--profile",
             PROFILE,
             "-p",
-            CRATE,
+            krate,
         ];
         if !features.is_empty() {
             args.extend(["--features", features]);
@@ -114,7 +150,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
             &root.join(format!(
-                "target/wasm32-unknown-unknown/{PROFILE}/{STEM}.wasm"
+                "target/wasm32-unknown-unknown/{PROFILE}/{artifact}.wasm"
             )),
             &wasm,
         )?;
@@ -176,16 +212,26 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         "node.mjs",
         "node-rustcrypto.cjs",
         "node-rustcrypto.mjs",
+        "relay.js",
         "index.d.ts",
+        "testing-api.js",
+        "testing.js",
+        "testing.cjs",
+        "testing.mjs",
+        "testing.d.ts",
         "package.json",
     ] {
         copy(&js.join(name), &pkg.join(name))?;
     }
     copy(&js.join("index.d.ts"), &pkg.join("index.d.cts"))?;
+    copy(&js.join("testing.d.ts"), &pkg.join("testing.d.cts"))?;
     copy(&js.join("README.md"), &pkg.join("README.md"))?;
-    let api = read(&js.join("api.js"))?;
-    fs::write(pkg.join("api.cjs"), commonjs(&api)?)
-        .map_err(|e| format!("cannot write api.cjs: {e}"))?;
+    // The ESM sources shared by the browser and Node entries, as CommonJS for Node.
+    for name in ["api", "relay", "testing-api"] {
+        let esm = read(&js.join(format!("{name}.js")))?;
+        fs::write(pkg.join(format!("{name}.cjs")), commonjs(&esm)?)
+            .map_err(|e| format!("cannot write {name}.cjs: {e}"))?;
+    }
 
     step("npm package: npm pack");
     let dest = root.join("target/sdk");
@@ -216,20 +262,50 @@ pub(crate) fn build() -> Result<PathBuf, String> {
     Ok(tarball)
 }
 
-/// Builds, installs the tarball into `target/sdk-tests/` and runs the Node suites there.
+/// Builds, installs the tarball into `target/sdk-tests/` and runs the suites there: Node (ESM,
+/// CommonJS, the browser entry, the relay against a running kazashi-server, the leak test)
+/// and Chromium (a Vite-bundled page and a plain module page).
 pub(crate) fn test() -> Result<(), String> {
     let tarball = build()?;
+    let server = server_binary()?;
+    ensure_chromium()?;
     let project = scratch_project("npm-tests", "sdk-tests", &tarball)?;
-    step("npm package: Node suites (ESM and CommonJS) against the installed tarball");
-    run(&project, "node", &["--test"])
+    step("npm package: Node and Chromium suites against the installed tarball");
+    run_env(
+        &project,
+        "node",
+        &["--test"],
+        &[("KAZASHI_SERVER", path_str(&server)?)],
+    )
 }
 
-/// Builds, installs the tarball next to the benchmark and runs it.
+/// Builds, installs the tarball next to the benchmarks and runs them: Node against jose and
+/// @noble/curves, then Chromium's time from import to the first verified result.
 pub(crate) fn bench() -> Result<(), String> {
     let tarball = build()?;
+    ensure_chromium()?;
     let project = scratch_project("bench", "sdk-bench", &tarball)?;
     step("npm package: benchmark against jose and @noble/curves");
-    run(&project, "node", &["bench.mjs"])
+    run(&project, "node", &["bench.mjs"])?;
+    step("npm package: Chromium, import to first verified result");
+    run(&project, "node", &["browser-bench.mjs"])
+}
+
+/// `kazashi-server`, release build (the relay tests run transactions against it).
+fn server_binary() -> Result<PathBuf, String> {
+    let root = root();
+    step("npm package: kazashi-server for the relay tests");
+    run(
+        &root,
+        "cargo",
+        &["build", "--release", "-p", "kazashi-server"],
+    )?;
+    Ok(root.join("target/release/kazashi-server"))
+}
+
+/// Debian's Chromium (driven by npm `playwright-core`; no browser download).
+fn ensure_chromium() -> Result<(), String> {
+    util::ensure_debian("chromium", &["chromium"])
 }
 
 /// Copies `sdk-wasm/<source>/` (without node_modules) to `target/<name>/`, `npm ci`s it from
@@ -322,11 +398,12 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
     None
 }
 
-/// `api.js` as CommonJS: its top-level `export function`/`export class` lose `export`, and a
+/// `api.js` (or `relay.js`, `testing-api.js`) as CommonJS: its top-level `export function`/`export class` lose `export`, and a
 /// `module.exports` names them.
 fn commonjs(esm: &str) -> Result<String, String> {
     let mut names = Vec::new();
-    let mut out = String::from("'use strict';\n// Generated from api.js by `cargo xtask sdk`.\n");
+    let mut out =
+        String::from("'use strict';\n// Generated from its ESM source by `cargo xtask sdk`.\n");
     for line in esm.lines() {
         let stripped = line.strip_prefix("export ");
         match stripped {
@@ -336,12 +413,12 @@ fn commonjs(esm: &str) -> Result<String, String> {
                     .or_else(|| rest.strip_prefix("class "))
                     .and_then(|r| r.split(|c: char| !c.is_alphanumeric() && c != '_').next())
                     .filter(|n| !n.is_empty())
-                    .ok_or_else(|| format!("api.js: unsupported export: {line}"))?;
+                    .ok_or_else(|| format!("unsupported export: {line}"))?;
                 names.push(name.to_string());
                 out.push_str(rest);
             }
             None if line.starts_with("import ") => {
-                return Err("api.js must not import anything".into());
+                return Err("a shared ESM source must not import anything".into());
             }
             None => out.push_str(line),
         }
@@ -354,7 +431,7 @@ fn commonjs(esm: &str) -> Result<String, String> {
 /// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
 fn report_sizes(pkg: &Path) {
     step("npm package: sizes (raw / gzip -9)");
-    let entries: [(&str, &[&str]); 5] = [
+    let entries: [(&str, &[&str]); 7] = [
         (
             "main entry, browsers and bundlers (browser.js + api.js + web glue + wasm)",
             &[
@@ -362,6 +439,14 @@ fn report_sizes(pkg: &Path) {
                 "api.js",
                 "web/kazashi_sdk_wasm.js",
                 "web/kazashi_sdk_wasm_bg.wasm",
+            ],
+        ),
+        (
+            "Relay, browser, loaded on its first run (relay.js + web glue + wasm)",
+            &[
+                "relay.js",
+                "web/kazashi_sdk_relay_wasm.js",
+                "web/kazashi_sdk_relay_wasm_bg.wasm",
             ],
         ),
         (
@@ -396,6 +481,15 @@ fn report_sizes(pkg: &Path) {
                 "api.cjs",
                 "node/kazashi_sdk_wasm_rustcrypto.cjs",
                 "node/kazashi_sdk_wasm_rustcrypto_bg.wasm",
+            ],
+        ),
+        (
+            "kazashi/testing, browser (testing.js + testing-api.js + web glue + wasm)",
+            &[
+                "testing.js",
+                "testing-api.js",
+                "web/kazashi_sdk_testing_wasm.js",
+                "web/kazashi_sdk_testing_wasm_bg.wasm",
             ],
         ),
     ];
