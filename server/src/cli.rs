@@ -506,10 +506,26 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     let state = AppState::new(config, db, keys);
     tokio::spawn(purge_loop(state.clone()));
-    axum::serve(listener, crate::build_router(state))
+    tokio::spawn(counter_loop(state.clone()));
+    let served = axum::serve(listener, crate::build_router(state.clone()))
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+    if let Err(e) = state.counters.flush(&state.db).await {
+        tracing::warn!(error = %e, "adding to the database counters failed");
+    }
+    served
+}
+
+/// Adds this instance's counts to the database counters every second.
+async fn counter_loop(state: AppState) {
+    let mut tick = tokio::time::interval(crate::metrics::COUNTER_FLUSH_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.counters.flush(&state.db).await {
+            tracing::warn!(error = %e, "adding to the database counters failed");
+        }
+    }
 }
 
 async fn purge_loop(state: AppState) {

@@ -82,8 +82,16 @@ impl Db {
         install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            .max_connections(
+                std::env::var("KAZASHI_EXPERIMENT_POOL")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(if backend == Backend::Sqlite { 8 } else { 16 }),
+            )
+            .acquire_timeout(Duration::from_secs(10))
+            // A pinged SQLite connection is a local file handle that cannot go stale; the ping
+            // is a round trip to the connection's thread on every acquire.
+            .test_before_acquire(backend != Backend::Sqlite);
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -103,13 +111,14 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
-    /// Adds one to a counter kept in the database (shared by every instance).
-    pub async fn increment(&self, name: &str) -> Result<(), sqlx::Error> {
+    /// Adds `n` to a counter kept in the database (shared by every instance).
+    pub async fn add_to_counter(&self, name: &str, n: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO counters (name, value) VALUES ($1, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+            "INSERT INTO counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + $2",
         )
         .bind(name)
+        .bind(n)
         .execute(&self.pool)
         .await?;
         Ok(())

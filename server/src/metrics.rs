@@ -3,11 +3,17 @@
 //! Transactions by state and refused registrations by code are read from the database, so
 //! every instance reports the same totals. The request latency histogram is **per instance**
 //! (each instance is scraped on its own, as usual for Prometheus).
+//!
+//! The database counters (refusals, relay exchanges) are counted in memory and added to the
+//! database about once a second ([`Counters`]): one write per counter and second instead of a
+//! write per request, and no row every request of every instance updates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::db::Db;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -30,7 +36,7 @@ struct Histogram {
 /// This instance's request latencies, by route and method.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    latency: Mutex<BTreeMap<(String, String), Histogram>>,
+    latency: Mutex<BTreeMap<String, BTreeMap<String, Histogram>>>,
 }
 
 impl Metrics {
@@ -39,9 +45,14 @@ impl Metrics {
         let Ok(mut map) = self.latency.lock() else {
             return;
         };
-        let h = map
-            .entry((route.to_owned(), method.to_owned()))
-            .or_default();
+        let by_method = match map.get_mut(route) {
+            Some(m) => m,
+            None => map.entry(route.to_owned()).or_default(),
+        };
+        let h = match by_method.get_mut(method) {
+            Some(h) => h,
+            None => by_method.entry(method.to_owned()).or_default(),
+        };
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 h.counts[i] += 1;
@@ -61,30 +72,32 @@ impl Metrics {
             "# HELP kazashi_http_request_duration_seconds Request latency (this instance).\n",
         );
         out.push_str("# TYPE kazashi_http_request_duration_seconds histogram\n");
-        for ((route, method), h) in &map {
-            let labels = format!("route=\"{route}\",method=\"{method}\"");
-            for (i, bound) in BUCKETS.iter().enumerate() {
+        for (route, by_method) in &map {
+            for (method, h) in by_method {
+                let labels = format!("route=\"{route}\",method=\"{method}\"");
+                for (i, bound) in BUCKETS.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "kazashi_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                        h.counts[i]
+                    );
+                }
                 let _ = writeln!(
                     out,
-                    "kazashi_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
-                    h.counts[i]
+                    "kazashi_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "kazashi_http_request_duration_seconds_sum{{{labels}}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "kazashi_http_request_duration_seconds_count{{{labels}}} {}",
+                    h.count
                 );
             }
-            let _ = writeln!(
-                out,
-                "kazashi_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "kazashi_http_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "kazashi_http_request_duration_seconds_count{{{labels}}} {}",
-                h.count
-            );
         }
     }
 }
@@ -92,14 +105,65 @@ impl Metrics {
 /// Middleware: times every request, logs it, records it by matched route.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let elapsed = start.elapsed().as_secs_f64();
-    state.metrics.observe(&method, &route, elapsed);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    state.metrics.observe(method.as_str(), route, elapsed);
     tracing::debug!(%method, %route, status = response.status().as_u16(), elapsed, "request");
     response
+}
+
+/// Counts not yet added to the database counters: every instance adds its own, so the totals
+/// in the database are the sum over all instances (at most a flush interval late).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pending: Mutex<HashMap<String, i64>>,
+}
+
+/// How often `kazashi-server serve` adds the counted values to the database.
+pub const COUNTER_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Counters {
+    /// Counts one `name`.
+    pub fn add(&self, name: &str) {
+        let mut pending = match self.pending.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match pending.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                pending.insert(name.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Adds what was counted to the database; what could not be written is kept for the next
+    /// time.
+    pub async fn flush(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let taken: Vec<(String, i64)> = {
+            let mut pending = match self.pending.lock() {
+                Ok(p) => p,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            pending.drain().collect()
+        };
+        let mut failed = None;
+        for (i, (name, n)) in taken.iter().enumerate() {
+            if let Err(e) = db.add_to_counter(name, *n).await {
+                let mut pending = match self.pending.lock() {
+                    Ok(p) => p,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                for (name, n) in &taken[i..] {
+                    *pending.entry(name.clone()).or_insert(0) += n;
+                }
+                failed = Some(e);
+                break;
+            }
+        }
+        failed.map_or(Ok(()), Err)
+    }
 }

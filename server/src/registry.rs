@@ -4,7 +4,7 @@
 use kazashi_protocol::envelope::MAX_ID_LEN;
 use kazashi_protocol::hex as phex;
 use kazashi_protocol::jose::{JwkSet, PublicKey};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::db::{Db, is_unique_violation};
 
@@ -236,6 +236,50 @@ pub async fn provider_key(db: &Db, kid: &str) -> Result<Option<ProviderKeyRecord
     }))
 }
 
+/// What a registration checks, read in one query: the grant of the provider whose key signed
+/// the command, and the chip the command names.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// The provider the key belongs to.
+    pub provider: String,
+    /// The provider's status.
+    pub status: String,
+    /// The provider's allowed AIDs.
+    pub allowed_aids: Vec<Vec<u8>>,
+    /// The chip, when one was asked for and it is registered.
+    pub chip: Option<Chip>,
+}
+
+/// The grant of the provider key `kid` and, when `chip` is given, that chip (the
+/// authoritative reads of a registration, in one round trip).
+pub async fn grant(
+    conn: &mut AnyConnection,
+    kid: &str,
+    chip: Option<&str>,
+) -> Result<Option<Grant>, RegistryError> {
+    let row = sqlx::query(
+        "SELECT p.id AS provider, p.status AS provider_status, p.allowed_aids, c.id, c.kdd, \
+         c.kvn, c.isd_aid, c.key_length, c.s16, c.random_challenge, c.sequence_counter, \
+         c.status FROM provider_keys k JOIN providers p ON p.id = k.provider_id \
+         LEFT JOIN chips c ON c.id = $2 WHERE k.kid = $1",
+    )
+    .bind(kid)
+    .bind(chip)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let chip = match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => Some(chip_from_row(&row)?),
+        None => None,
+    };
+    Ok(Some(Grant {
+        provider: row.try_get("provider")?,
+        status: row.try_get("provider_status")?,
+        allowed_aids: aids_from_text(&row.try_get::<String, _>("allowed_aids")?),
+        chip,
+    }))
+}
+
 /// A chip's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChipStatus {
@@ -336,7 +380,8 @@ pub async fn add_chip(db: &Db, chip: &Chip, now: u64) -> Result<(), RegistryErro
     Ok(())
 }
 
-fn chip_from_row(row: &sqlx::any::AnyRow) -> Result<Chip, RegistryError> {
+/// A chip from a row with the columns of the `chips` table under their own names.
+pub fn chip_from_row(row: &sqlx::any::AnyRow) -> Result<Chip, RegistryError> {
     let bad = |what: &str| RegistryError::Invalid(format!("stored chip: {what}"));
     let kdd = phex::decode(&row.try_get::<String, _>("kdd")?)
         .and_then(|v| <[u8; 10]>::try_from(v).ok())

@@ -11,9 +11,8 @@ use kazashi_protocol::scp03::{
     Aid, Challenge, ChallengeMode, KeyLength, ResponseProtection, SMode, ScpOptions, ScriptTarget,
     SequenceCounter, StaticKeys, diversify_static_keys,
 };
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use crate::db::Db;
 use crate::error::ApiError;
 use crate::keys::KeyRing;
 use crate::registry::Chip;
@@ -45,14 +44,39 @@ fn internal(what: &str) -> impl Fn(serde_json::Error) -> ApiError + '_ {
     move |e| ApiError::Internal(format!("{what}: {e}"))
 }
 
-/// Loads a transaction.
-pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
+/// A transaction found by its launch token, with what the relay endpoint checks.
+#[derive(Debug)]
+pub struct Launched {
+    /// The transaction.
+    pub stored: Stored,
+    /// When the launch token expires.
+    pub expires_at: i64,
+    /// The result token, once done.
+    pub result: Option<String>,
+    /// The chip the transaction runs on (its own, else the one the relay named), when
+    /// registered.
+    pub chip: Option<Chip>,
+}
+
+/// Loads the transaction of a launch token (by the token's hash) and its chip — the
+/// transaction's, or `claimed` (the chip the relay says it holds) while it has none — in one
+/// query.
+pub async fn load(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    claimed: Option<&str>,
+) -> Result<Option<Launched>, ApiError> {
     let Some(row) = sqlx::query(
-        "SELECT id, provider_id, chip_id, claims, state, relay_state, outstanding, step, \
-         last_report FROM transactions WHERE id = $1",
+        "SELECT l.expires_at AS launch_expires_at, t.id AS transaction_id, t.provider_id, \
+         t.chip_id, t.claims, t.state AS transaction_state, t.result, t.relay_state, \
+         t.outstanding, t.step, t.last_report, c.id, c.kdd, c.kvn, c.isd_aid, c.key_length, \
+         c.s16, c.random_challenge, c.sequence_counter, c.status \
+         FROM launch_tokens l JOIN transactions t ON t.id = l.transaction_id \
+         LEFT JOIN chips c ON c.id = COALESCE(t.chip_id, $2) WHERE l.token_hash = $1",
     )
-    .bind(id)
-    .fetch_optional(&db.pool)
+    .bind(token_hash)
+    .bind(claimed)
+    .fetch_optional(&mut *conn)
     .await?
     else {
         return Ok(None);
@@ -60,29 +84,62 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Stored>, ApiError> {
     let claims: String = row.try_get("claims")?;
     let relay_state: Option<String> = row.try_get("relay_state")?;
     let outstanding: Option<String> = row.try_get("outstanding")?;
-    Ok(Some(Stored {
-        id: row.try_get("id")?,
-        provider: row.try_get("provider_id")?,
-        chip: row.try_get("chip_id")?,
-        claims: serde_json::from_str(&claims).map_err(internal("stored claims"))?,
-        state: row.try_get("state")?,
-        relay_state: relay_state
-            .map(|s| serde_json::from_str(&s))
-            .transpose()
-            .map_err(internal("stored relay state"))?,
-        outstanding: outstanding
-            .map(|s| serde_json::from_str(&s))
-            .transpose()
-            .map_err(internal("stored script"))?,
-        step: row.try_get("step")?,
-        last_report: row.try_get("last_report")?,
+    let chip = match row.try_get::<Option<String>, _>("id")? {
+        Some(_) => Some(
+            crate::registry::chip_from_row(&row).map_err(|e| ApiError::Internal(e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(Some(Launched {
+        stored: Stored {
+            id: row.try_get("transaction_id")?,
+            provider: row.try_get("provider_id")?,
+            chip: row.try_get("chip_id")?,
+            claims: serde_json::from_str(&claims).map_err(internal("stored claims"))?,
+            state: row.try_get("transaction_state")?,
+            relay_state: relay_state
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(internal("stored relay state"))?,
+            outstanding: outstanding
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(internal("stored script"))?,
+            step: row.try_get("step")?,
+            last_report: row.try_get("last_report")?,
+        },
+        expires_at: row.try_get("launch_expires_at")?,
+        result: row.try_get("result")?,
+        chip,
     }))
+}
+
+/// The columns [`save`] and [`offer_first_script`] store.
+struct Progress {
+    state: String,
+    script: Option<String>,
+    step: i64,
+}
+
+fn progress(
+    transaction: &Transaction,
+    outstanding: Option<&RelayScript>,
+    old_step: i64,
+) -> Result<Progress, ApiError> {
+    Ok(Progress {
+        state: serde_json::to_string(transaction.state()).map_err(internal("relay state"))?,
+        script: outstanding
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(internal("script"))?,
+        step: outstanding.map_or(old_step, |s| i64::from(s.step)),
+    })
 }
 
 /// Stores the progress if nobody else moved it since `old_step`; `false` when somebody did.
 #[allow(clippy::too_many_arguments, reason = "one row's columns")]
 pub async fn save(
-    db: &Db,
+    conn: &mut AnyConnection,
     id: &str,
     chip: &str,
     old_step: i64,
@@ -91,25 +148,49 @@ pub async fn save(
     report: Option<&str>,
     now: u64,
 ) -> Result<bool, ApiError> {
-    let state = serde_json::to_string(transaction.state()).map_err(internal("relay state"))?;
-    let script = outstanding
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(internal("script"))?;
-    let new_step = outstanding.map_or(old_step, |s| i64::from(s.step));
+    let new = progress(transaction, outstanding, old_step)?;
     let done = sqlx::query(
         "UPDATE transactions SET relay_state = $1, outstanding = $2, step = $3, chip_id = $4, \
          updated_at = $5, last_report = $8 WHERE id = $6 AND step = $7 AND state = 'pending'",
     )
-    .bind(state)
-    .bind(script)
-    .bind(new_step)
+    .bind(new.state)
+    .bind(new.script)
+    .bind(new.step)
     .bind(chip)
     .bind(now as i64)
     .bind(id)
     .bind(old_step)
     .bind(report)
-    .execute(&db.pool)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores the first script of a transaction just registered for `chip`, unless another
+/// pending, unexpired transaction holds the chip ([`chip_busy`] and [`save`] from step 0, in
+/// one statement); `false` when it does (the relay will then ask with a chip hello).
+pub async fn offer_first_script(
+    conn: &mut AnyConnection,
+    id: &str,
+    chip: &str,
+    transaction: &Transaction,
+    script: &RelayScript,
+    now: u64,
+) -> Result<bool, ApiError> {
+    let new = progress(transaction, Some(script), 0)?;
+    let done = sqlx::query(
+        "UPDATE transactions SET relay_state = $1, outstanding = $2, step = $3, updated_at = $4 \
+         WHERE id = $5 AND chip_id = $6 AND step = 0 AND state = 'pending' AND NOT EXISTS \
+         (SELECT 1 FROM transactions o WHERE o.chip_id = $6 AND o.id <> $5 \
+         AND o.state = 'pending' AND o.expires_at >= $4)",
+    )
+    .bind(new.state)
+    .bind(new.script)
+    .bind(new.step)
+    .bind(now as i64)
+    .bind(id)
+    .bind(chip)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -118,7 +199,7 @@ pub async fn save(
 /// script (`in_flight`), or any at all. Two transactions for one chip are serialized: a
 /// second one gets its first script only when the first has ended or expired.
 pub async fn chip_busy(
-    db: &Db,
+    conn: &mut AnyConnection,
     chip: &str,
     except: &str,
     in_flight: bool,
@@ -135,7 +216,7 @@ pub async fn chip_busy(
         .bind(chip)
         .bind(except)
         .bind(now as i64)
-        .fetch_one(&db.pool)
+        .fetch_one(&mut *conn)
         .await?;
     let n: i64 = row.try_get("n")?;
     Ok(n > 0)
@@ -143,11 +224,15 @@ pub async fn chip_busy(
 
 /// Records the sequence counter a chip's card reported (its genuine INITIALIZE UPDATE
 /// answer): the next one it will report is one more.
-pub async fn record_counter(db: &Db, chip: &str, counter: SequenceCounter) -> Result<(), ApiError> {
+pub async fn record_counter(
+    conn: &mut AnyConnection,
+    chip: &str,
+    counter: SequenceCounter,
+) -> Result<(), ApiError> {
     sqlx::query("UPDATE chips SET sequence_counter = $1 WHERE id = $2")
         .bind(i64::from(counter.value()) + 1)
         .bind(chip)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -209,13 +294,14 @@ pub fn resume(stored: &Stored, state: TransactionState) -> Result<Transaction, A
     Ok(Transaction::resume(segments, state))
 }
 
-/// Signs the result of a finished transaction and stores it; returns the token.
+/// Signs the result of a finished transaction and stores it with the SHA-256 of the report
+/// that finished it; marks its launch token used. Returns the token.
 #[allow(
     clippy::too_many_arguments,
     reason = "the pieces of one finished transaction"
 )]
 pub async fn finish(
-    db: &Db,
+    conn: &mut AnyConnection,
     keys: &KeyRing,
     server_id: &str,
     stored: &Stored,
@@ -223,6 +309,7 @@ pub async fn finish(
     transaction: Transaction,
     reason: Option<&str>,
     report_hash: &str,
+    token_hash: &str,
     now: u64,
 ) -> Result<String, ApiError> {
     let (status, results) = transaction.finish();
@@ -242,8 +329,8 @@ pub async fn finish(
         Status::Ok => crate::transactions::COMPLETED,
         Status::Failed => crate::transactions::FAILED,
     };
-    if !crate::transactions::finish(
-        db,
+    if !crate::transactions::finish_on(
+        conn,
         &stored.id,
         state,
         &token,
@@ -255,12 +342,10 @@ pub async fn finish(
     {
         return Err(ApiError::RelayWrongStep);
     }
-    sqlx::query(
-        "UPDATE launch_tokens SET used_at = $1 WHERE transaction_id = $2 AND used_at IS NULL",
-    )
-    .bind(now as i64)
-    .bind(&stored.id)
-    .execute(&db.pool)
-    .await?;
+    sqlx::query("UPDATE launch_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+        .bind(now as i64)
+        .bind(token_hash)
+        .execute(&mut *conn)
+        .await?;
     Ok(token)
 }

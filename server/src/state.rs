@@ -8,7 +8,7 @@ use kazashi_protocol::jose::PublicKey;
 use crate::config::Config;
 use crate::db::Db;
 use crate::keys::{KeyError, KeyRing};
-use crate::metrics::Metrics;
+use crate::metrics::{Counters, Metrics};
 
 /// Cheap to clone; handed to every handler.
 #[derive(Clone, Debug)]
@@ -23,6 +23,8 @@ pub struct Inner {
     pub db: Db,
     /// This instance's request metrics.
     pub metrics: Metrics,
+    /// Counts on their way to the database counters.
+    pub counters: Counters,
     keys: RwLock<Arc<KeyRing>>,
     /// Provider keys by `kid` (a thumbprint names one key forever, and a kid is never given
     /// to another provider): immutable, so safe to cache per instance.
@@ -43,6 +45,7 @@ impl AppState {
             config,
             db,
             metrics: Metrics::default(),
+            counters: Counters::default(),
             keys: RwLock::new(Arc::new(keys)),
             provider_keys: RwLock::new(HashMap::new()),
         }))

@@ -4,7 +4,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{AnyConnection, Connection, Row};
 
 use crate::db::{Db, is_unique_violation};
 use crate::error::ApiError;
@@ -61,11 +61,14 @@ pub fn hash_token(token: &str) -> String {
 
 /// Stores a transaction, refusing a `jti` this provider used before (kept until its
 /// `exp` + leeway, so a replay is refused for as long as the command itself is valid).
-pub async fn register(db: &Db, new: NewTransaction<'_>) -> Result<Registered, ApiError> {
+pub async fn register(
+    conn: &mut AnyConnection,
+    new: NewTransaction<'_>,
+) -> Result<Registered, ApiError> {
     let id = random_b64(16);
     let launch_token = random_b64(32);
     let expires_at = new.now.saturating_add(new.launch_ttl).min(new.exp);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let seen =
         sqlx::query("INSERT INTO seen_commands (provider_id, jti, keep_until) VALUES ($1, $2, $3)")
             .bind(new.provider)
@@ -143,6 +146,20 @@ pub async fn finish(
     last_report: Option<&str>,
     now: u64,
 ) -> Result<bool, ApiError> {
+    let mut conn = db.pool.acquire().await?;
+    finish_on(&mut conn, id, state, result, reason, last_report, now).await
+}
+
+/// [`finish`] on a connection.
+pub async fn finish_on(
+    conn: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    result: &str,
+    reason: Option<&str>,
+    last_report: Option<&str>,
+    now: u64,
+) -> Result<bool, ApiError> {
     let done = sqlx::query(
         "UPDATE transactions SET state = $1, result = $2, reason = $3, updated_at = $4, \
          last_report = $7 WHERE id = $5 AND state = $6",
@@ -154,7 +171,7 @@ pub async fn finish(
     .bind(id)
     .bind(PENDING)
     .bind(last_report)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

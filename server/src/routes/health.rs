@@ -28,6 +28,10 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`, Prometheus text format 0.0.4.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    // This instance's own counts first, so that it reports what it counted itself.
+    if let Err(e) = state.counters.flush(&state.db).await {
+        tracing::warn!(error = %e, "adding to the database counters failed");
+    }
     let mut out = String::new();
     out.push_str("# HELP kazashi_transactions Transactions by state (all instances).\n");
     out.push_str("# TYPE kazashi_transactions gauge\n");

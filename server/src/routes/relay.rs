@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use kazashi_protocol::online::{
     ChipHello, OnlineError, Progress, RelayAnswer, RelayError, RelayReport,
 };
-use sqlx::Row;
+use sqlx::AnyConnection;
 
 use crate::error::ApiError;
 use crate::registry::{self, ChipStatus};
-use crate::relay::{self, Stored};
+use crate::relay::{self, Launched, Stored};
 use crate::state::AppState;
 use crate::transactions::{PENDING, hash_token};
 
@@ -32,18 +32,27 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
         .await
         .map_err(|_| ApiError::BodyTooLarge)?;
     let now = crate::now();
-    let row =
-        sqlx::query("SELECT transaction_id, expires_at FROM launch_tokens WHERE token_hash = $1")
-            .bind(hash_token(token))
-            .fetch_optional(&state.db.pool)
-            .await?
-            .ok_or(ApiError::LaunchUnknown)?;
-    let id: String = row.try_get("transaction_id")?;
-    let expires_at: i64 = row.try_get("expires_at")?;
-    let stored = relay::load(&state.db, &id)
+    let report = serde_json::from_slice::<RelayReport>(&bytes).ok();
+    let hello = match report {
+        Some(_) => None,
+        None => serde_json::from_slice::<ChipHello>(&bytes).ok(),
+    };
+    let claimed = match (&report, &hello) {
+        (Some(report), _) => report.chip.as_deref(),
+        (None, Some(hello)) => Some(hello.chip.as_str()),
+        (None, None) => None,
+    };
+    let token_hash = hash_token(token);
+    // One connection for the whole exchange: no statement waits for another connection.
+    let mut conn = state.db.pool.acquire().await?;
+    let Launched {
+        stored,
+        expires_at,
+        result,
+        chip,
+    } = relay::load(&mut conn, &token_hash, claimed)
         .await?
         .ok_or(ApiError::LaunchUnknown)?;
-    let report = serde_json::from_slice::<RelayReport>(&bytes).ok();
     let report_hash = hash_token(&String::from_utf8_lossy(&bytes));
     // The very report the server applied last, sent again because its answer was lost.
     let repeated = stored.last_report.as_deref() == Some(report_hash.as_str());
@@ -51,11 +60,8 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
         // The relay did not get our last answer (a lost connection, a restarted instance) and
         // sends its last report again: the answer was the result. Anything else is refused.
         if report.is_some() && repeated {
-            {
-                let outcome = crate::transactions::outcome(&state.db, &stored.id).await?;
-                if let Some(result) = outcome.and_then(|o| o.result) {
-                    return Ok(RelayAnswer::Result(result));
-                }
+            if let Some(result) = result {
+                return Ok(RelayAnswer::Result(result));
             }
         }
         return Err(ApiError::LaunchUsed);
@@ -63,33 +69,45 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
     if now as i64 > expires_at {
         return Err(ApiError::LaunchExpired);
     }
-    let kind = if report.is_some() {
+    state.counters.add(if report.is_some() {
         "relay.report"
     } else {
         "relay.hello"
+    });
+    let exchange = Exchange {
+        state,
+        conn: &mut conn,
+        stored,
+        chip,
+        now,
     };
-    if let Err(e) = state.db.increment(kind).await {
-        tracing::warn!(error = %e, "counting a relay exchange failed");
-    }
     if let Some(report) = report {
-        return report_answer(state, stored, report, &report_hash, repeated, now).await;
+        return report_answer(exchange, report, &report_hash, &token_hash, repeated).await;
     }
-    let hello: ChipHello = serde_json::from_slice(&bytes).map_err(|_| ApiError::RelayMalformed)?;
-    hello_answer(state, stored, &hello.chip, now).await
+    let hello = hello.ok_or(ApiError::RelayMalformed)?;
+    hello_answer(exchange, &hello.chip).await
+}
+
+/// One exchange's transaction, its chip as loaded, and the connection it runs on.
+struct Exchange<'a> {
+    state: &'a AppState,
+    conn: &'a mut AnyConnection,
+    stored: Stored,
+    chip: Option<registry::Chip>,
+    now: u64,
 }
 
 /// The chip the relay holds must be the command's, known and active.
-async fn active_chip(
-    state: &AppState,
+fn active_chip(
     stored: &Stored,
+    loaded: Option<registry::Chip>,
     chip: &str,
 ) -> Result<registry::Chip, ApiError> {
     if stored.chip.as_deref().is_some_and(|c| c != chip) {
         return Err(ApiError::WrongChip);
     }
-    let chip = registry::chip(&state.db, chip)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    let chip = loaded
+        .filter(|c| c.id == chip)
         .ok_or(ApiError::UnknownChip)?;
     match chip.status {
         ChipStatus::Active => Ok(chip),
@@ -98,18 +116,20 @@ async fn active_chip(
     }
 }
 
-async fn hello_answer(
-    state: &AppState,
-    stored: Stored,
-    chip_id: &str,
-    now: u64,
-) -> Result<RelayAnswer, ApiError> {
-    let chip = active_chip(state, &stored, chip_id).await?;
+async fn hello_answer(x: Exchange<'_>, chip_id: &str) -> Result<RelayAnswer, ApiError> {
+    let Exchange {
+        state,
+        conn,
+        stored,
+        chip,
+        now,
+    } = x;
+    let chip = active_chip(&stored, chip, chip_id)?;
     // A relay that asks again (it lost our answer) gets the same script.
     if let Some(script) = stored.outstanding {
         return Ok(RelayAnswer::Script(script));
     }
-    if relay::chip_busy(&state.db, &chip.id, &stored.id, true, now).await? {
+    if relay::chip_busy(conn, &chip.id, &stored.id, true, now).await? {
         return Err(ApiError::ChipBusy);
     }
     let keys = state.keys();
@@ -118,7 +138,7 @@ async fn hello_answer(
         relay::first_script(&stored.claims, &stored.provider, &static_keys, &target)?;
     let script = script.ok_or_else(|| ApiError::Internal("a command without operations".into()))?;
     if !relay::save(
-        &state.db,
+        conn,
         &stored.id,
         &chip.id,
         stored.step,
@@ -135,13 +155,19 @@ async fn hello_answer(
 }
 
 async fn report_answer(
-    state: &AppState,
-    stored: Stored,
+    x: Exchange<'_>,
     report: RelayReport,
     report_hash: &str,
+    token_hash: &str,
     repeated: bool,
-    now: u64,
 ) -> Result<RelayAnswer, ApiError> {
+    let Exchange {
+        state,
+        conn,
+        stored,
+        chip,
+        now,
+    } = x;
     let (Some(script), Some(progress)) = (stored.outstanding.clone(), stored.relay_state.clone())
     else {
         return Err(ApiError::RelayWrongStep);
@@ -163,7 +189,7 @@ async fn report_answer(
     if report.chip.as_ref().is_some_and(|told| *told != chip_id) {
         return Err(ApiError::WrongChip);
     }
-    let chip = active_chip(state, &stored, &chip_id).await?;
+    let chip = active_chip(&stored, chip, &chip_id)?;
     let keys = state.keys();
     let (static_keys, mut target) = relay::chip_view(&keys, &chip)?;
     let mut transaction = relay::resume(&stored, progress)?;
@@ -178,7 +204,7 @@ async fn report_answer(
     let next = match progress {
         Progress::Continue { counter } => {
             if let Some(counter) = counter {
-                relay::record_counter(&state.db, &chip.id, counter).await?;
+                relay::record_counter(conn, &chip.id, counter).await?;
                 target.counter = counter;
             }
             transaction
@@ -191,7 +217,7 @@ async fn report_answer(
     match next {
         Some(script) => {
             if !relay::save(
-                &state.db,
+                conn,
                 &stored.id,
                 &chip.id,
                 stored.step,
@@ -211,7 +237,7 @@ async fn report_answer(
             // guarded by the transaction's state): the same report sent again after a crash
             // here is checked again and finishes the transaction then.
             let token = relay::finish(
-                &state.db,
+                conn,
                 &keys,
                 &state.config.id,
                 &stored,
@@ -219,6 +245,7 @@ async fn report_answer(
                 transaction,
                 reason,
                 report_hash,
+                token_hash,
                 now,
             )
             .await?;

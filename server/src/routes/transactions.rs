@@ -37,10 +37,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
         Err(error) => {
             if error.status().is_client_error() {
-                let name = format!("refused.{}", error.code());
-                if let Err(e) = state.db.increment(&name).await {
-                    tracing::warn!(error = %e, "counting a refusal failed");
-                }
+                state.counters.add(&format!("refused.{}", error.code()));
             }
             error.into_response()
         }
@@ -81,8 +78,9 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     let verified = open(state, token, now).await?;
     let claims = &verified.claims;
 
-    // The authoritative registry read: the provider's status and grant now.
-    let record = registry::provider_key(&state.db, &verified.kid)
+    // The authoritative registry read: the provider's status and grant now, and the chip.
+    let mut conn = state.db.pool.acquire().await?;
+    let record = registry::grant(&mut conn, &verified.kid, claims.sub.as_deref())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .filter(|r| r.provider == claims.iss)
@@ -92,11 +90,8 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     }
 
     let chip = match &claims.sub {
-        Some(sub) => {
-            let chip = registry::chip(&state.db, sub)
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-                .ok_or(ApiError::UnknownChip)?;
+        Some(_) => {
+            let chip = record.chip.as_ref().ok_or(ApiError::UnknownChip)?;
             match chip.status {
                 ChipStatus::Active => {}
                 ChipStatus::Suspended => return Err(ApiError::ChipSuspended),
@@ -109,7 +104,7 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
 
     let allowed: Vec<&[u8]> = record.allowed_aids.iter().map(Vec::as_slice).collect();
     let mut grant = Grant::new(&claims.iss, &allowed);
-    if let Some(chip) = &chip {
+    if let Some(chip) = chip {
         grant = grant.with_isd_aid(&chip.isd_aid);
     }
     check_command(&grant, &claims.ops)?;
@@ -117,11 +112,11 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     let claims_json =
         serde_json::to_string(claims).map_err(|e| ApiError::Internal(format!("claims: {e}")))?;
     let registered = transactions::register(
-        &state.db,
+        &mut conn,
         NewTransaction {
             provider: &claims.iss,
             jti: &claims.jti,
-            chip: chip.as_ref().map(|c| c.id.as_str()),
+            chip: chip.map(|c| c.id.as_str()),
             claims_json,
             exp: claims.exp,
             now,
@@ -138,35 +133,30 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     );
     // docs/relay.md: when the chip is named, the first script travels in the launch URL's
     // fragment (the whole transaction when its challenge is predictable, INITIALIZE UPDATE
-    // when it is random), so the relay starts without asking.
+    // when it is random), so the relay starts without asking — unless another transaction
+    // holds the chip, when the relay asks with a chip hello and waits.
     let mut launch = Launch {
         url: format!("{}/launch/{}", config.public_url, registered.launch_token),
         script: None,
     };
-    let busy = match &chip {
-        Some(chip) => {
-            crate::relay::chip_busy(&state.db, &chip.id, &registered.id, false, now).await?
-        }
-        None => false,
-    };
-    if let Some(chip) = chip.as_ref().filter(|_| !busy) {
+    if let Some(chip) = chip {
         let keys = state.keys();
         let (static_keys, target) = crate::relay::chip_view(&keys, chip)?;
         let (transaction, script) =
             crate::relay::first_script(claims, &claims.iss, &static_keys, &target)?;
-        if crate::relay::save(
-            &state.db,
-            &registered.id,
-            &chip.id,
-            0,
-            &transaction,
-            script.as_ref(),
-            None,
-            now,
-        )
-        .await?
-        {
-            launch.script = script;
+        if let Some(script) = script {
+            if crate::relay::offer_first_script(
+                &mut conn,
+                &registered.id,
+                &chip.id,
+                &transaction,
+                &script,
+                now,
+            )
+            .await?
+            {
+                launch.script = Some(script);
+            }
         }
     }
     Ok(Created {

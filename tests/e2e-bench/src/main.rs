@@ -8,7 +8,8 @@
 //!   added latency; prints completed transactions per second, latency percentiles and the
 //!   server's memory.
 //!
-//! The binaries are taken from `target/release` (`cargo build --release -p kazashi-server`).
+//! The server binary is taken from beside this one (`cargo build --release -p kazashi-server
+//! -p kazashi-e2e-bench`, or `--profile profiling` for `perf`), else from `target/release`.
 
 mod proxy;
 
@@ -67,7 +68,16 @@ impl Drop for Server {
     }
 }
 
+/// A binary built beside this one (same profile: `target/release`, `target/profiling`), else
+/// from `target/release`.
 fn binary(name: &str) -> PathBuf {
+    if let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(name)))
+        .filter(|p| p.exists())
+    {
+        return beside;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     root.join("target/release").join(name)
 }
@@ -231,17 +241,7 @@ impl Server {
 
     /// The server's CPU time so far (user + system), from /proc.
     fn cpu(&self) -> Duration {
-        let ticks = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                let after = s.rsplit_once(')')?.1;
-                let fields: Vec<&str> = after.split_whitespace().collect();
-                // Fields 14 and 15 of proc(5) (utime, stime), counted after the name.
-                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-            })
-            .unwrap_or(0);
-        // USER_HZ is 100 on Linux.
-        Duration::from_millis(ticks * 10)
+        process_cpu(&self.child.id().to_string())
     }
 
     fn rss_kib(&self) -> u64 {
@@ -254,6 +254,40 @@ impl Server {
             })
             .unwrap_or(0)
     }
+}
+
+/// A process's CPU time so far (user + system), from /proc (`pid` or `self`).
+fn process_cpu(pid: &str) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // Fields 14 and 15 of proc(5) (utime, stime), counted after the name.
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// The machine's busy and total CPU time so far, from /proc/stat (in USER_HZ ticks).
+fn machine_cpu() -> (u64, u64) {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?;
+            let ticks: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|t| t.parse().ok())
+                .collect();
+            let total: u64 = ticks.iter().sum();
+            // idle and iowait
+            let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+            Some((total - idle, total))
+        })
+        .unwrap_or((0, 0))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -313,6 +347,8 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
         .map(|n| server.chip(n))
         .collect::<Result<_, _>>()?;
     let cpu_before = server.cpu();
+    let bench_before = process_cpu("self");
+    let machine_before = machine_cpu();
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -333,15 +369,21 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
                     .http_status_as_error(false)
                     .build()
                     .into();
-                let Ok(mut card) = VirtualCard::open(Store::new(&state)) else {
+                // The chip's state in memory: a real chip keeps it in its own EEPROM, not on
+                // the server's machine (the file-backed card fsyncs every change).
+                let Ok(mut card) = Store::new(&state).load().map(VirtualCard::in_memory) else {
                     return;
                 };
+                // The relay app keeps its HTTP client (and so its keep-alive connection)
+                // from one transaction to the next, as an app (or a TLS-terminating proxy in
+                // front of the server) does.
+                let http = HttpClient::new();
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let t = Instant::now();
                     let outcome = server.register(&agent, &chip, n).and_then(|(url, jti)| {
-                        let token = Relay::new(&mut card, HttpClient::new()).run(&url)?;
+                        let token = Relay::new(&mut card, http.clone()).run(&url)?;
                         server.verify(&token, &jti)
                     });
                     match outcome {
@@ -368,6 +410,10 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
         let _ = t.join();
     }
     let server_cpu = server.cpu().saturating_sub(cpu_before);
+    let bench_cpu = process_cpu("self").saturating_sub(bench_before);
+    let machine_after = machine_cpu();
+    let machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64;
+    let machine_total = machine_after.1.saturating_sub(machine_before.1).max(1) as f64;
     let elapsed = started.elapsed().as_secs_f64();
     let mut l = latencies.lock().map_err(|_| "lock")?.clone();
     l.sort();
@@ -393,6 +439,16 @@ fn load(seconds: u64, relays: usize) -> Result<(), Error> {
         server_cpu.as_secs_f64(),
         per_tx * 1e3,
         1.0 / per_tx.max(1e-9)
+    );
+    println!(
+        "  benchmark CPU (provider, relays, chips) {:.2} s in all, {:.2} ms per transaction",
+        bench_cpu.as_secs_f64(),
+        bench_cpu.as_secs_f64() * 1e3 / done.max(1) as f64
+    );
+    println!(
+        "  machine: {:.0}% of {} cores busy (everything running, not only this benchmark)",
+        100.0 * machine_busy / machine_total,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     Ok(())
 }
