@@ -84,7 +84,7 @@ function showOutcome(flow, outcome, points) {
       details.append(p);
     }
   }
-  if (points !== undefined) field(list, 'points', String(points));
+  if (points !== undefined && flow.startsWith('points')) field(list, 'points', String(points));
   if (list.childElementCount) details.append(list);
 }
 

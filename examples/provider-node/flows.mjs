@@ -18,15 +18,18 @@ export const RESIDENT = {
 export const flows = {
   // A resident ID: a key pair generated on the chip (its private half never leaves it), then
   // a certificate record naming that key written beside it, and read back.
+  // Each issuance makes a new key (the chip never overwrites a key: 6A89), named after the
+  // certificate's serial.
   'resident-id': [
-    () => [{ op: 'keygen', key: 'resident-key' }],
-    async (previous) => {
+    () => [{ op: 'keygen', key: `rk-${Date.now().toString(36)}` }],
+    async (previous, ops) => {
       const jwk = previous.results[0].jwk;
       const certificate = {
         type: 'resident-certificate',
         issuer: 'Midori City Hall',
-        serial: `MC-${Date.now().toString(36).toUpperCase()}`,
+        serial: `MC-${ops[0].key.slice(3).toUpperCase()}`,
         ...RESIDENT,
+        keyName: ops[0].key,
         key: await calculateJwkThumbprint(jwk),
         issued: new Date().toISOString().slice(0, 10),
       };

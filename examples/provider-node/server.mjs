@@ -106,8 +106,8 @@ async function serve(options) {
   // The last verified points balance per chip (the provider's own records).
   const balances = new Map();
 
-  async function startStep(flowName, index, chip, previous) {
-    const ops = await flows[flowName][index](previous);
+  async function startStep(flowName, index, chip, previous, previousOps) {
+    const ops = await flows[flowName][index](previous, previousOps);
     const registered = await provider.register(ops, { chip });
     pending.set(registered.transaction, { flowName, index, chip, ops, jti: registered.jti, at: Date.now() });
     for (const [id, entry] of pending) if (Date.now() - entry.at > 10 * 60_000) pending.delete(id);
@@ -153,7 +153,7 @@ async function serve(options) {
         points: balances.get(entry.chip),
       };
       if (verified.status === 'ok' && entry.index + 1 < flows[entry.flowName].length) {
-        body.next = await startStep(entry.flowName, entry.index + 1, entry.chip, verified);
+        body.next = await startStep(entry.flowName, entry.index + 1, entry.chip, verified, entry.ops);
       }
       return send(res, 200, body);
     }

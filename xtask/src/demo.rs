@@ -22,6 +22,7 @@ pub(crate) const PROVIDER: &str = "midori-city";
 
 const USAGE: &str = "\
 usage: cargo xtask demo [--port PORT] [--server-port PORT] [--dir DIR]
+       cargo xtask demo test      the demo's Chromium tests (part of `cargo xtask test`)
 
 Starts kazashi-server (SQLite) and the demo provider's site, prints the URL, and stops both on
 Ctrl-C. Defaults: site on 127.0.0.1:8080, server on 127.0.0.1:8700, state in target/demo/.
@@ -70,6 +71,9 @@ impl Drop for Stack {
 }
 
 pub(crate) fn main(args: &[String]) -> Result<(), String> {
+    if args.first().map(String::as_str) == Some("test") {
+        return test();
+    }
     let mut site_port = 8080u16;
     let mut server_port = 8700u16;
     let mut dir = root().join("target/demo");

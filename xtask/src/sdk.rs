@@ -268,7 +268,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
 pub(crate) fn test() -> Result<(), String> {
     let tarball = build()?;
     let server = server_binary()?;
-    ensure_chromium()?;
+    util::ensure_chromium()?;
     let project = scratch_project("npm-tests", "sdk-tests", &tarball)?;
     step("npm package: Node and Chromium suites against the installed tarball");
     run_env(
@@ -283,7 +283,7 @@ pub(crate) fn test() -> Result<(), String> {
 /// @noble/curves, then Chromium's time from import to the first verified result.
 pub(crate) fn bench() -> Result<(), String> {
     let tarball = build()?;
-    ensure_chromium()?;
+    util::ensure_chromium()?;
     let project = scratch_project("bench", "sdk-bench", &tarball)?;
     step("npm package: benchmark against jose and @noble/curves");
     run(&project, "node", &["bench.mjs"])?;
@@ -301,11 +301,6 @@ fn server_binary() -> Result<PathBuf, String> {
         &["build", "--release", "-p", "kazashi-server"],
     )?;
     Ok(root.join("target/release/kazashi-server"))
-}
-
-/// Debian's Chromium (driven by npm `playwright-core`; no browser download).
-fn ensure_chromium() -> Result<(), String> {
-    util::ensure_debian("chromium", &["chromium"])
 }
 
 /// Copies `sdk-wasm/<source>/` (without node_modules) to `target/<name>/`, `npm ci`s it from
