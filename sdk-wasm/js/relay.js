@@ -136,6 +136,10 @@ export function createRelay(load, KazashiError) {
                 if (!(rapdu instanceof Uint8Array)) {
                   throw new TypeError('the transport must resolve to a Uint8Array');
                 }
+                // ISO/IEC 7816-4: at most 65,536 data bytes and SW1 SW2.
+                if (rapdu.length > 65_538) {
+                  throw new RangeError(`the transport answered ${rapdu.length} bytes: not a response APDU`);
+                }
               } catch (error) {
                 cardError = error;
                 this.#emit({ type: 'apdu', direction: 'error', message: String(error?.message ?? error) });

@@ -119,6 +119,7 @@ test('the transport throwing mid-run: card_error with the cause; the launch URL 
   });
   // A transport that resolves to something else than bytes is a card error too.
   await rejectsWith(new Relay({ transport: async () => '9000' }).run(launchUrl), KazashiError, 'card_error');
+  await rejectsWith(new Relay({ transport: () => new Uint8Array(70_000) }).run(launchUrl), KazashiError, 'card_error');
   // The server still waits for this script's report; run again, the chip's counter has moved
   // on, the server sees it and sends a second script.
   const result = await server.verify(await new Relay({ transport: (a) => se.transmit(a) }).run(launchUrl), claims);
