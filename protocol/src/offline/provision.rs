@@ -173,10 +173,7 @@ pub fn write_request(
 ) -> DeviceRequest {
     let items = ItemsRequest::new(doc_type).with(WRITE_NAMESPACE, KEY_REQUEST, false);
     DeviceRequest::new(vec![DocRequest::signed(
-        items,
-        transcript,
-        reader_key,
-        chain,
+        items, transcript, reader_key, chain,
     )])
 }
 
@@ -433,7 +430,8 @@ fn check_document(
         .as_deref()
         .ok_or(OfflineError::MissingField("MobileSecurityObjectBytes"))?;
     let chain = cose::x5chain(&sign1)?;
-    let signer = Certificate::from_der(chain.first().ok_or(OfflineError::MissingField("x5chain"))?)?;
+    let signer =
+        Certificate::from_der(chain.first().ok_or(OfflineError::MissingField("x5chain"))?)?;
     if !cose::verify_es256(signer.public_key(), &sign1.tbs_data(&[]), &sign1.signature) {
         return Err(OfflineError::InvalidIssuerSignature);
     }
