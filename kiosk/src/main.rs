@@ -182,7 +182,10 @@ fn connect(reader: &str, timeout: Duration) -> Result<PcscReader, KioskError> {
     }
 }
 
-fn reader_auth(args: &Args) -> Result<Option<(SigningKey, Vec<Vec<u8>>)>, KioskError> {
+/// A signing key and its certificate chain (DER, leaf first).
+type KeyAndChain = (SigningKey, Vec<Vec<u8>>);
+
+fn reader_auth(args: &Args) -> Result<Option<KeyAndChain>, KioskError> {
     match (args.value("--reader-key"), args.value("--reader-cert")) {
         (Some(key), Some(cert)) => {
             let key = SigningKey::from(files::read_key(Path::new(key))?);

@@ -78,7 +78,7 @@ enum NewKey {
 /// The session on the card.
 enum Session {
     /// An 18013-5 session (reads, and the start of a write).
-    Read(Holder),
+    Read(Box<Holder>),
     /// A write: the key was sent, the document is due.
     Write(Box<AwaitingStore>, NewKey),
     /// The session is over.
@@ -137,7 +137,7 @@ impl Phone {
             documents,
             chip,
             options,
-            session: Session::Read(holder),
+            session: Session::Read(Box::new(holder)),
             card,
             used: false,
             apdus: 0,
@@ -167,7 +167,7 @@ impl Phone {
     fn restart(&mut self) {
         match Self::session(&self.options) {
             Ok((holder, card)) => {
-                self.session = Session::Read(holder);
+                self.session = Session::Read(Box::new(holder));
                 self.card = card;
                 self.used = false;
             }
@@ -256,7 +256,7 @@ impl Phone {
     fn answer(&mut self, message: &[u8]) -> Option<Vec<u8>> {
         self.used = true;
         match std::mem::replace(&mut self.session, Session::Done) {
-            Session::Read(holder) => self.answer_read(holder, message),
+            Session::Read(holder) => self.answer_read(*holder, message),
             Session::Write(awaiting, key) => Some(self.store(*awaiting, key, message)),
             Session::Done => Some(provision::abort(&OfflineError::UnexpectedMessage)),
         }
@@ -287,7 +287,7 @@ impl Phone {
             }
         };
         if !holder.is_ended() {
-            self.session = Session::Read(holder);
+            self.session = Session::Read(Box::new(holder));
         }
         reply
     }

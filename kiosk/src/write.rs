@@ -18,6 +18,9 @@ use crate::error::KioskError;
 use crate::files;
 use crate::read::{Engaged, Link, engage};
 
+/// Per namespace, the elements and their values.
+pub(crate) type NameSpaces = Vec<(String, Vec<(String, Value)>)>;
+
 /// What to write and how.
 pub(crate) struct WriteOptions {
     /// QR text (`mdoc:…`); NFC static handover when absent.
@@ -25,7 +28,7 @@ pub(crate) struct WriteOptions {
     /// The document type.
     pub(crate) doc_type: String,
     /// Per namespace, the elements.
-    pub(crate) name_spaces: Vec<(String, Vec<(String, Value)>)>,
+    pub(crate) name_spaces: NameSpaces,
     /// The document signer key.
     pub(crate) issuer_key: SigningKey,
     /// The document signer chain (DER, leaf first).
@@ -160,7 +163,7 @@ fn fail<T: CardTransport>(
 
 /// Reads `--data`: a JSON object of namespace → {element: value}. Values: a string (text),
 /// `true`/`false`, an integer, or `{"bytes": "<base64url>"}` (as `read` prints byte strings).
-pub(crate) fn read_data(path: &Path) -> Result<Vec<(String, Vec<(String, Value)>)>, KioskError> {
+pub(crate) fn read_data(path: &Path) -> Result<NameSpaces, KioskError> {
     let bad = |what: String| KioskError::File(format!("{}: {what}", path.display()));
     let json: serde_json::Value = serde_json::from_str(&files::read_text(path)?)
         .map_err(|e| bad(format!("not JSON ({e})")))?;
@@ -213,7 +216,7 @@ pub(crate) fn read_data(path: &Path) -> Result<Vec<(String, Vec<(String, Value)>
 mod tests {
     use super::*;
 
-    fn data(text: &str) -> Result<Vec<(String, Vec<(String, Value)>)>, KioskError> {
+    fn data(text: &str) -> Result<NameSpaces, KioskError> {
         let dir = std::env::temp_dir().join(format!("kazashi-write-data-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
