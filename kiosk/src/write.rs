@@ -237,13 +237,17 @@ mod tests {
         assert_eq!(parsed.len(), 1);
         let (ns, items) = &parsed[0];
         assert_eq!(ns, "ns");
-        assert_eq!(items[0], ("name".into(), Value::Text("Yamada".into())));
-        assert_eq!(items[1], ("adult".into(), Value::Bool(true)));
-        assert_eq!(items[2], ("n".into(), Value::Integer(3.into())));
-        assert_eq!(
-            items[3],
-            ("photo".into(), Value::Bytes(vec![0xAB, 0xCD, 0xEF]))
-        );
+        let get = |name: &str| {
+            items
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(items.len(), 4);
+        assert_eq!(get("name"), Some(Value::Text("Yamada".into())));
+        assert_eq!(get("adult"), Some(Value::Bool(true)));
+        assert_eq!(get("n"), Some(Value::Integer(3.into())));
+        assert_eq!(get("photo"), Some(Value::Bytes(vec![0xAB, 0xCD, 0xEF])));
     }
 
     #[test]
