@@ -289,6 +289,27 @@ fn scenario() {
         "write on the chip, read back and verified: ok (write {} ms)",
         write_time.as_millis()
     );
+    phone.terminate(Duration::from_secs(3));
+
+    // The same by QR engagement: the terminal scanned the phone's code.
+    let qr_file = setup.dir.join("qr.txt");
+    let mut qr_args = vec!["--engagement", "qr", "--qr-out", path(&qr_file)];
+    qr_args.extend_from_slice(&trust_args);
+    let (mut phone, _) = setup.phone(&on_chip, &qr_args, &[]);
+    let qr = std::fs::read_to_string(&qr_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut args = setup.write_args("jp.kazashi.qr.1", &data, "pki", "10");
+    args.extend(["--engagement".to_string(), qr]);
+    let out = setup.kiosk(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "write by QR: {}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["engagement"], "qr", "{json}");
+    assert_eq!(documents(&on_chip).len(), 3);
+    phone.terminate(Duration::from_secs(3));
+    println!("write by QR engagement: ok");
+    let (mut phone, log) = setup.phone(&on_chip, &trust_args, &[]);
 
     // 2. A terminal whose certificate is not under the phone's trust list is refused, and the
     //    state file is unchanged to the byte.
