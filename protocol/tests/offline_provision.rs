@@ -541,3 +541,25 @@ fn refusal_codes_round_trip() {
         WriteRefusal::Other
     );
 }
+
+#[test]
+fn write_error_codes_are_stable_and_end_the_session_with_20() {
+    for (error, code) in [
+        (
+            OfflineError::WriteRefused(WriteRefusal::Storage),
+            "write_refused",
+        ),
+        (OfflineError::WriteUnsupported, "write_unsupported"),
+        (OfflineError::KeyNotBound, "key_not_bound"),
+        (OfflineError::InvalidKeyProof, "invalid_key_proof"),
+    ] {
+        assert_eq!(error.code(), code);
+        assert_eq!(error.session_status(), SessionStatus::Terminated);
+        assert!(!error.to_string().is_empty());
+    }
+    assert!(
+        OfflineError::WriteRefused(WriteRefusal::KeyNotBound)
+            .to_string()
+            .contains("key_not_bound")
+    );
+}
