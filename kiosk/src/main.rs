@@ -12,6 +12,7 @@ mod files;
 mod json;
 mod phone;
 mod read;
+mod screen;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -52,6 +53,12 @@ const USAGE: &str = "usage:
       renders it as an A4 PDF (Japanese font: --font, else IPA Gothic or Noto CJK), and with
       --print (or --printer) sends it to the printer with lp. Nothing is written or printed
       unless it verified.
+  kazashi-kiosk kiosk --reader NAME --issuer-trust PEM [--mode read|collect] [--lang ja|en]
+                      [--plain] [--hold SECONDS] [--taps N] (read: --doctype D --items I)
+                      (collect: --out FILE.pdf [--print] [--printer NAME] [--font FILE] …)
+      The kiosk's screen, full-screen: a tap prompt, progress, the result or a plain-language
+      failure, then the prompt again once the phone is taken away; q or Esc quits. --plain
+      (or no terminal) prints each new state as a line. --taps N: stop after N taps.
 
 exit codes: 0 ok, 2 usage, 3 file, 4 no reader or no phone, 5 phone removed during the
 transfer, 6 engagement failed, 7 session failed, 8 document not verified, 9 no such document,
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Some("pki") => pki(&args[1..]),
         Some("issue") => issue(&args[1..]),
         Some("collect") => collect::command(&args[1..]),
+        Some("kiosk") => screen::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
