@@ -413,8 +413,8 @@ pub(crate) fn render(
             .title(format!("{} - {}", cert.certificate_type, cert.name()))
             .creator("kazashi-kiosk collect".into()),
     );
-    let settings = PageSettings::from_wh(A4.0, A4.1)
-        .ok_or_else(|| KioskError::File("page size".into()))?;
+    let settings =
+        PageSettings::from_wh(A4.0, A4.1).ok_or_else(|| KioskError::File("page size".into()))?;
     let mut page = document.start_page_with(settings);
     let mut surface = page.surface();
     let mut pen = Pen {
@@ -475,7 +475,11 @@ pub(crate) fn render(
     let box_top = A4.1 - MARGIN - 150.0;
     if let Some(panel) = Rect::from_xywh(MARGIN + 16.0, box_top, A4.0 - 2.0 * MARGIN - 32.0, 134.0)
     {
-        pen.rect(panel, Some(rgb::Color::new(0xf2, 0xf4, 0xf7)), Some((0xb0, 0.6)));
+        pen.rect(
+            panel,
+            Some(rgb::Color::new(0xf2, 0xf4, 0xf7)),
+            Some((0xb0, 0.6)),
+        );
     }
     let x = MARGIN + 30.0;
     let width = A4.0 - 2.0 * MARGIN - 60.0;
@@ -493,7 +497,10 @@ pub(crate) fn render(
         ),
         format!(
             "証明書の有効期間 Signer valid {} - {}; 文書 document valid {} - {}",
-            facts.signer_valid.0, facts.signer_valid.1, facts.document_valid.0, facts.document_valid.1
+            facts.signer_valid.0,
+            facts.signer_valid.1,
+            facts.document_valid.0,
+            facts.document_valid.1
         ),
         format!(
             "照合 Signer SHA-256 {}; device {}",

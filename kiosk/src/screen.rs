@@ -116,6 +116,10 @@ pub(crate) enum Failure {
 impl Failure {
     /// The failure a kiosk error means.
     pub(crate) fn of(error: &KioskError) -> Self {
+        if matches!(error, KioskError::NotReady(_)) {
+            // A phone on the reader that never answered: not the reader's fault.
+            return Failure::ReadFailed;
+        }
         match error.exit_code() {
             4 => Failure::NoReader,
             5 => Failure::Removed,
@@ -235,9 +239,7 @@ pub(crate) fn words(state: &State, mode: Mode, lang: Lang) -> (&'static str, &'s
                 Failure::Removed | Failure::ReadFailed => "もう一度かざしてください",
                 Failure::NoDocument => "アプリで書類を選んで、もう一度かざしてください",
                 Failure::NotVerified => "窓口にお越しください",
-                Failure::NoReader | Failure::PrintFailed | Failure::Other => {
-                    "係員をお呼びください"
-                }
+                Failure::NoReader | Failure::PrintFailed | Failure::Other => "係員をお呼びください",
             },
         ),
         (State::Failed { failure, .. }, En) => (
@@ -289,7 +291,14 @@ pub(crate) fn draw(frame: &mut Frame<'_>, state: &State, mode: Mode, lang: Lang)
     let outer = Block::bordered()
         .border_type(BorderType::Thick)
         .border_style(Style::new().fg(accent))
-        .title(Line::from(format!(" {} / {} ", header(mode, lang), header(mode, lang.other()))).centered())
+        .title(
+            Line::from(format!(
+                " {} / {} ",
+                header(mode, lang),
+                header(mode, lang.other())
+            ))
+            .centered(),
+        )
         .title_bottom(Line::from(" q / Esc ").right_aligned());
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
@@ -315,7 +324,10 @@ pub(crate) fn draw(frame: &mut Frame<'_>, state: &State, mode: Mode, lang: Lang)
                 .add_modifier(Modifier::BOLD),
         )),
         Line::from(""),
-        Line::from(Span::styled(other_title, Style::new().fg(Color::White).bg(accent))),
+        Line::from(Span::styled(
+            other_title,
+            Style::new().fg(Color::White).bg(accent),
+        )),
     ];
     frame.render_widget(
         Paragraph::new(banner_text)
@@ -331,7 +343,10 @@ pub(crate) fn draw(frame: &mut Frame<'_>, state: &State, mode: Mode, lang: Lang)
                 Constraint::Percentage(60),
                 Constraint::Fill(1),
             ])
-            .areas(Rect { height: 1, ..middle });
+            .areas(Rect {
+                height: 1,
+                ..middle
+            });
             frame.render_widget(
                 Gauge::default()
                     .gauge_style(Style::new().fg(accent))
@@ -486,7 +501,11 @@ enum Job {
 
 impl Job {
     /// Runs the job on a phone; the state to show after it.
-    fn run(&self, card: &mut PcscReader, progress: &mut dyn FnMut(&str)) -> Result<State, KioskError> {
+    fn run(
+        &self,
+        card: &mut PcscReader,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<State, KioskError> {
         match self {
             Job::Read(options) => {
                 let result = read::read(card, options, progress)?;
@@ -500,8 +519,10 @@ impl Job {
                         })
                     })
                 };
-                let name: Vec<String> =
-                    ["family_name", "given_name"].iter().filter_map(|n| text(n)).collect();
+                let name: Vec<String> = ["family_name", "given_name"]
+                    .iter()
+                    .filter_map(|n| text(n))
+                    .collect();
                 if !name.is_empty() {
                     facts.push(("Name".into(), name.join(" ")));
                 }
@@ -537,12 +558,23 @@ impl Job {
 /// `kazashi-kiosk kiosk`.
 pub(crate) fn command(args: &[String]) -> Result<(), KioskError> {
     let mut options: Vec<&str> = collect::OPTIONS.to_vec();
-    options.extend_from_slice(&["--mode", "--lang", "--hold", "--taps", "--doctype", "--items"]);
+    options.extend_from_slice(&[
+        "--mode",
+        "--lang",
+        "--hold",
+        "--taps",
+        "--doctype",
+        "--items",
+    ]);
     let args = Args::parse(args, &options, &["--short", "--print", "--plain"])?;
     let mode = match args.value("--mode").unwrap_or("read") {
         "read" => Mode::Read,
         "collect" => Mode::Collect,
-        other => return Err(KioskError::Usage(format!("--mode {other}: read or collect"))),
+        other => {
+            return Err(KioskError::Usage(format!(
+                "--mode {other}: read or collect"
+            )));
+        }
     };
     let lang = match args.value("--lang").unwrap_or("ja") {
         "ja" => Lang::Ja,
@@ -575,7 +607,8 @@ pub(crate) fn command(args: &[String]) -> Result<(), KioskError> {
         };
         run(&mut display, &reader, &job, hold, taps)
     } else {
-        let terminal = ratatui::try_init().map_err(|e| KioskError::File(format!("terminal: {e}")))?;
+        let terminal =
+            ratatui::try_init().map_err(|e| KioskError::File(format!("terminal: {e}")))?;
         let mut display = Screen {
             terminal,
             mode,
@@ -625,7 +658,7 @@ fn run(
         };
         display.show(&State::Working(Step::Engagement))?;
         let mut shown = Ok(());
-        let mut attempts = 0;
+        let settle = Instant::now() + Duration::from_secs(10);
         let state = loop {
             let mut progress = |line: &str| {
                 if let Some(step) = Step::from_progress(line) {
@@ -637,8 +670,7 @@ fn run(
             match job.run(&mut card, &mut progress) {
                 Ok(state) => break state,
                 // A phone just presented may not answer yet: try again, briefly.
-                Err(KioskError::NotReady(_)) if attempts < 10 => {
-                    attempts += 1;
+                Err(KioskError::NotReady(_)) if Instant::now() < settle => {
                     std::thread::sleep(Duration::from_millis(200));
                     match phone(reader) {
                         Ok(Some(again)) => card = again,
@@ -668,10 +700,10 @@ fn run(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use kazashi_protocol::offline::OfflineError;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
-    use kazashi_protocol::offline::OfflineError;
 
     use super::*;
 
@@ -719,7 +751,10 @@ mod tests {
         let (text, buffer) = screen(&State::Ready, Mode::Collect, Lang::Ja);
         assert!(text.contains("スマートフォンをかざしてください"), "{text}");
         assert!(text.contains("Hold your phone to the reader"), "{text}");
-        assert!(text.contains("証明書の受け取り / Collect a certificate"), "{text}");
+        assert!(
+            text.contains("証明書の受け取り / Collect a certificate"),
+            "{text}"
+        );
         assert!(!text.contains("code"), "{text}");
         // The headline is bold, white on the state's colour, and comes first.
         let (x, y) = find(&buffer, "スマートフォンをかざしてください");
@@ -730,7 +765,11 @@ mod tests {
         // English first when asked.
         let (_, buffer) = screen(&State::Ready, Mode::Read, Lang::En);
         assert!(find(&buffer, "Hold your phone").1 < find(&buffer, "スマートフォンを").1);
-        assert!(rows(&buffer).join("\n").contains("Identity check / 本人確認"));
+        assert!(
+            rows(&buffer)
+                .join("\n")
+                .contains("Identity check / 本人確認")
+        );
     }
 
     #[test]
@@ -742,7 +781,10 @@ mod tests {
         assert!(text.contains("Please keep your phone still"), "{text}");
         assert_eq!(buffer[find(&buffer, "Verifying")].bg, Color::Yellow);
         let (text, _) = screen(&State::Working(Step::Printing), Mode::Collect, Lang::Ja);
-        assert!(text.contains("印刷しています…") && text.contains("92%"), "{text}");
+        assert!(
+            text.contains("印刷しています…") && text.contains("92%"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -757,7 +799,10 @@ mod tests {
         let (text, buffer) = screen(&state, Mode::Collect, Lang::Ja);
         assert!(text.contains("証明書を印刷しています"), "{text}");
         assert!(text.contains("Your certificate is printing"), "{text}");
-        assert!(text.contains("住民票の写し") && text.contains("山田 太郎"), "{text}");
+        assert!(
+            text.contains("住民票の写し") && text.contains("山田 太郎"),
+            "{text}"
+        );
         assert!(text.contains("スマートフォンを離してください"), "{text}");
         assert_eq!(buffer[find(&buffer, "証明書を印刷")].bg, Color::Green);
         let saved = State::Success {
@@ -771,7 +816,7 @@ mod tests {
 
     #[test]
     fn failures_are_plain_language_with_a_code_for_staff() {
-        let cases: [(KioskError, &str, &str, &str); 6] = [
+        let cases: [(KioskError, &str, &str, &str); 7] = [
             (
                 KioskError::Verification(OfflineError::NotTrusted),
                 "Your document could not be verified",
@@ -808,6 +853,12 @@ mod tests {
                 "スマートフォンを読み取れませんでした",
                 "code 7 decryption_failed",
             ),
+            (
+                KioskError::NotReady(TransportError::NoCard),
+                "Your phone could not be read",
+                "スマートフォンを読み取れませんでした",
+                "code 4 no_phone",
+            ),
         ];
         for (error, en, ja, code) in cases {
             let state = State::failed(&error);
@@ -819,7 +870,10 @@ mod tests {
             // No internals on screen: the error's own message stays off it.
             assert!(!text.contains(&error.to_string()), "{text}");
             let plain = line(&state, Mode::Collect, Lang::En);
-            assert!(plain.starts_with("failure: ") && plain.contains(en), "{plain}");
+            assert!(
+                plain.starts_with("failure: ") && plain.contains(en),
+                "{plain}"
+            );
             assert!(plain.ends_with(&format!("[{}]", &code[5..])), "{plain}");
             let plain = line(&state, Mode::Collect, Lang::Ja);
             assert!(plain.contains(ja), "{plain}");
@@ -832,13 +886,22 @@ mod tests {
             Step::from_progress("Reading the phone's NFC handover…"),
             Some(Step::Engagement)
         );
-        assert_eq!(Step::from_progress("Engagement from the QR code"), Some(Step::Engagement));
+        assert_eq!(
+            Step::from_progress("Engagement from the QR code"),
+            Some(Step::Engagement)
+        );
         assert_eq!(
             Step::from_progress("Opening the session (extended APDUs)"),
             Some(Step::Session)
         );
-        assert_eq!(Step::from_progress("Response received; verifying"), Some(Step::Verifying));
-        assert_eq!(Step::from_progress("Rendering the certificate"), Some(Step::Preparing));
+        assert_eq!(
+            Step::from_progress("Response received; verifying"),
+            Some(Step::Verifying)
+        );
+        assert_eq!(
+            Step::from_progress("Rendering the certificate"),
+            Some(Step::Preparing)
+        );
         assert_eq!(Step::from_progress("Printing"), Some(Step::Printing));
         assert_eq!(Step::from_progress("Phone detected"), None);
     }

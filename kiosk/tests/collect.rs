@@ -265,7 +265,10 @@ fn scenario() {
     let pcscd = Pcscd::start(&dir, procs::free_port_pair());
     let setup = Setup { dir, pcscd };
     for set in ["pki", "other"] {
-        let out = setup.kiosk(&["pki", "--out", setup.dir.join(set).to_str().unwrap()], None);
+        let out = setup.kiosk(
+            &["pki", "--out", setup.dir.join(set).to_str().unwrap()],
+            None,
+        );
         assert!(out.status.success(), "pki: {}", text(&out));
     }
     let good = setup.dir.join("phone-good.json");
@@ -304,11 +307,20 @@ fn scenario() {
         "CN=kazashi test issuer,C=JP",
         "kiosk-7",
     ] {
-        assert!(words.contains(needle), "{needle:?} not in the PDF:\n{words}");
+        assert!(
+            words.contains(needle),
+            "{needle:?} not in the PDF:\n{words}"
+        );
     }
     let (w, h, ink) = render(&pdf, &setup.dir);
-    assert!((410..=415).contains(&w) && (583..=587).contains(&h), "A4 at 50 dpi: {w}x{h}");
-    assert!(ink > 2_000, "a page with text and a frame on it: {ink} dark pixels");
+    assert!(
+        (410..=415).contains(&w) && (583..=587).contains(&h),
+        "A4 at 50 dpi: {w}x{h}"
+    );
+    assert!(
+        ink > 2_000,
+        "a page with text and a frame on it: {ink} dark pixels"
+    );
     assert!(ink < w * h / 4, "not a black page: {ink} dark pixels");
     // lp got the PDF, for the default printer.
     let args = std::fs::read_to_string(cups.join("lp.args")).unwrap();
@@ -319,7 +331,8 @@ fn scenario() {
         std::fs::read(cups.join("lp.pdf")).unwrap(),
         std::fs::read(&pdf).unwrap()
     );
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&pdf).unwrap().permissions());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&pdf).unwrap().permissions());
     assert_eq!(mode & 0o077, 0, "personal data: owner-only");
     println!("collect: verified, PDF with the Japanese text rendered, printed with lp: ok");
 
@@ -344,7 +357,10 @@ fn scenario() {
     assert_fails(&out, 11, "print");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no default printer configured"), "{stderr}");
-    assert!(stderr.contains(pdf3.to_str().unwrap()), "says where: {stderr}");
+    assert!(
+        stderr.contains(pdf3.to_str().unwrap()),
+        "says where: {stderr}"
+    );
     assert!(pdf_text(&pdf3).contains("山田 太郎"));
     assert!(!none.join("lp.args").exists(), "lp was not called");
     // ... nor lp at all.
@@ -436,7 +452,7 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
         }
     });
     let mut lines = Vec::new();
-    let mut wait_for = |needle: &str, lines: &mut Vec<String>| {
+    let wait_for = |needle: &str, lines: &mut Vec<String>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -472,9 +488,15 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
         failure.contains("could not be verified") && failure.contains("[8 not_trusted]"),
         "{failure}"
     );
-    assert!(!out.exists(), "nothing written for a claim that did not verify");
+    assert!(
+        !out.exists(),
+        "nothing written for a claim that did not verify"
+    );
     let status = child.wait().unwrap();
-    assert!(status.success(), "the screen ends after --taps 2: {status:?}");
+    assert!(
+        status.success(),
+        "the screen ends after --taps 2: {status:?}"
+    );
     phone.terminate(Duration::from_secs(3));
     println!("kiosk screen (line mode): success, phone removed, not verified: ok");
 }
