@@ -209,8 +209,11 @@ fn print(pdf: &Path, printer: &Printer) -> Result<(String, String), KioskError> 
     ))
 }
 
+/// A reader authentication key and its certificate chain (leaf first, DER).
+pub(crate) type ReaderAuth = (SigningKey, Vec<Vec<u8>>);
+
 /// `--reader-key` and `--reader-cert`, both or neither.
-pub(crate) fn reader_auth(args: &Args) -> Result<Option<(SigningKey, Vec<Vec<u8>>)>, KioskError> {
+pub(crate) fn reader_auth(args: &Args) -> Result<Option<ReaderAuth>, KioskError> {
     match (args.value("--reader-key"), args.value("--reader-cert")) {
         (Some(key), Some(cert)) => {
             let key = SigningKey::from(files::read_key(Path::new(key))?);

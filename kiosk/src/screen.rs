@@ -495,7 +495,7 @@ impl Drop for Screen {
 
 /// What each tap does.
 enum Job {
-    Read(ReadOptions),
+    Read(Box<ReadOptions>),
     Collect(Box<CollectOptions>),
 }
 
@@ -585,7 +585,7 @@ pub(crate) fn command(args: &[String]) -> Result<(), KioskError> {
     let hold = Duration::from_secs(args.number("--hold", 5)?);
     let taps = args.number("--taps", 0)?;
     let job = match mode {
-        Mode::Read => Job::Read(ReadOptions {
+        Mode::Read => Job::Read(Box::new(ReadOptions {
             engagement: None,
             doc_type: args.required("--doctype")?.to_string(),
             items: crate::parse_items(args.required("--items")?)?,
@@ -593,7 +593,7 @@ pub(crate) fn command(args: &[String]) -> Result<(), KioskError> {
             reader_auth: collect::reader_auth(&args)?,
             extended: !args.flag("--short"),
             now: files::now(),
-        }),
+        })),
         Mode::Collect => {
             let out = PathBuf::from(args.required("--out")?);
             Job::Collect(Box::new(collect::options(&args, out)?))
