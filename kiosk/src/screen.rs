@@ -640,7 +640,7 @@ fn run(
     loop {
         display.show(&State::Ready)?;
         // Wait for a phone (a missing reader is shown, and tried again).
-        let mut card = loop {
+        let first = loop {
             match phone(reader) {
                 Ok(Some(card)) => break card,
                 Ok(None) => {}
@@ -659,7 +659,11 @@ fn run(
         display.show(&State::Working(Step::Engagement))?;
         let mut shown = Ok(());
         let settle = Instant::now() + Duration::from_secs(10);
+        let mut card = Some(first);
         let state = loop {
+            let Some(current) = card.as_mut() else {
+                break State::failed(&KioskError::Interrupted(TransportError::NoCard));
+            };
             let mut progress = |line: &str| {
                 if let Some(step) = Step::from_progress(line) {
                     if shown.is_ok() {
@@ -667,17 +671,21 @@ fn run(
                     }
                 }
             };
-            match job.run(&mut card, &mut progress) {
+            match job.run(current, &mut progress) {
                 Ok(state) => break state,
                 // A phone just presented may not answer yet: try again, briefly.
                 Err(KioskError::NotReady(_)) if Instant::now() < settle => {
+                    // Disconnect first: PC/SC resets the card when a handle is dropped, which
+                    // would upset a handle connected before it.
+                    drop(card.take());
                     std::thread::sleep(Duration::from_millis(200));
-                    match phone(reader) {
-                        Ok(Some(again)) => card = again,
-                        _ => break State::failed(&KioskError::Interrupted(TransportError::NoCard)),
-                    }
+                    card = phone(reader).ok().flatten();
                 }
-                Err(error) => break State::failed(&error),
+                Err(error) => {
+                    // The details, for staff and logs; the screen says it plainly.
+                    eprintln!("kazashi-kiosk: {error} [{}]", error.code());
+                    break State::failed(&error);
+                }
             }
         };
         shown?;

@@ -115,8 +115,9 @@ impl Setup {
         guard
     }
 
-    /// Issues the certificate (signed by the issuer of `set`) into a new phone state.
-    fn issue(&self, set: &str, state: &Path) {
+    /// Issues the certificate (signed by the issuer of `set`, without the element `skip`)
+    /// into a new phone state.
+    fn issue(&self, set: &str, state: &Path, skip: Option<&str>) {
         let cert = self.pki(set, "issuer.pem");
         let key = self.pki(set, "issuer.key");
         let item = |name: &str, value: &str| format!("{DOCTYPE}:{name}={value}");
@@ -142,6 +143,9 @@ impl Setup {
             DOCTYPE,
         ];
         for item in &items {
+            if skip.is_some_and(|name| item.contains(&format!(":{name}="))) {
+                continue;
+            }
             args.push("--item");
             args.push(item);
         }
@@ -273,9 +277,12 @@ fn scenario() {
     }
     let good = setup.dir.join("phone-good.json");
     let forged = setup.dir.join("phone-forged.json");
-    setup.issue("pki", &good);
+    setup.issue("pki", &good, None);
     // The same certificate, signed by an issuer the kiosk does not trust.
-    setup.issue("other", &forged);
+    setup.issue("other", &forged, None);
+    // A certificate without an address.
+    let partial = setup.dir.join("phone-partial.json");
+    setup.issue("pki", &partial, Some("address"));
 
     // 1. Collect and print: the PDF says what the certificate says, in Japanese.
     let mut phone = setup.phone(&good);
@@ -400,6 +407,17 @@ fn scenario() {
     phone.terminate(Duration::from_secs(3));
     println!("untrusted issuer: exit 8, no PDF, nothing printed: ok");
 
+    // 6. A verified certificate without a required element: exit 9, nothing written.
+    let mut phone = setup.phone(&partial);
+    let pdf7 = setup.dir.join("partial.pdf");
+    let out = setup.collect(&pdf7, &["--print"], Some(&cups));
+    assert_fails(&out, 9, "no_document");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no address"));
+    assert!(!pdf7.exists());
+    assert!(!cups.join("lp.args").exists(), "lp was not called");
+    phone.terminate(Duration::from_secs(3));
+    println!("certificate without an address: exit 9, no PDF: ok");
+
     if std::env::var_os("NO_SCREEN").is_none() {
         screen(&setup, &good, &forged);
     }
@@ -439,7 +457,7 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
             Some(&cups),
         )
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(setup.dir.join("screen.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -452,6 +470,7 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
         }
     });
     let mut lines = Vec::new();
+    let log = setup.dir.join("screen.log");
     let wait_for = |needle: &str, lines: &mut Vec<String>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -464,7 +483,11 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
                         return;
                     }
                 }
-                Err(_) => panic!("no {needle:?} from the screen; saw:\n{}", lines.join("\n")),
+                Err(_) => panic!(
+                    "no {needle:?} from the screen; saw:\n{}\n--- stderr\n{}",
+                    lines.join("\n"),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                ),
             }
         }
     };
