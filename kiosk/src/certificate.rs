@@ -411,7 +411,8 @@ pub(crate) fn render(
     document.set_metadata(
         Metadata::new()
             .title(format!("{} - {}", cert.certificate_type, cert.name()))
-            .creator("kazashi-kiosk collect".into()),
+            .creator("kazashi-kiosk collect".into())
+            .language("ja".into()),
     );
     let settings =
         PageSettings::from_wh(A4.0, A4.1).ok_or_else(|| KioskError::File("page size".into()))?;

@@ -522,4 +522,47 @@ fn screen(setup: &Setup, good: &Path, forged: &Path) {
     );
     phone.terminate(Duration::from_secs(3));
     println!("kiosk screen (line mode): success, phone removed, not verified: ok");
+
+    // Read mode, in Japanese: the facts of the verified document, then it stops (--taps 1).
+    let mut phone = setup.phone(good);
+    let items = format!("{DOCTYPE}:family_name,{DOCTYPE}:given_name");
+    let out = setup.kiosk(
+        &[
+            "kiosk",
+            "--plain",
+            "--mode",
+            "read",
+            "--reader",
+            READER,
+            "--issuer-trust",
+            trust.to_str().unwrap(),
+            "--doctype",
+            DOCTYPE,
+            "--items",
+            &items,
+            "--hold",
+            "0",
+            "--taps",
+            "1",
+        ],
+        None,
+    );
+    phone.terminate(Duration::from_secs(3));
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"ready: スマートフォンをかざしてください"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(
+            &"success: 確認できました (jp.kazashi.certificate.1, 山田 太郎, CN=kazashi test issuer,C=JP)"
+        ),
+        "{stdout}"
+    );
+    assert!(lines.contains(&"progress: 確認しています…"), "{stdout}");
+    println!("kiosk screen (line mode, read, ja): ok");
 }
