@@ -414,6 +414,8 @@ trait Display {
     fn show(&mut self, state: &State) -> Result<(), KioskError>;
     /// Whether the person (or staff) asked to quit; waits up to `wait` for a key.
     fn quit(&mut self, wait: Duration) -> bool;
+    /// An error's details, for staff and logs (the screen itself says it plainly).
+    fn log(&mut self, error: &KioskError);
 }
 
 struct Plain {
@@ -435,6 +437,10 @@ impl Display for Plain {
     fn quit(&mut self, wait: Duration) -> bool {
         std::thread::sleep(wait);
         false
+    }
+
+    fn log(&mut self, error: &KioskError) {
+        eprintln!("kazashi-kiosk: {error} [{}]", error.code());
     }
 }
 
@@ -475,6 +481,9 @@ impl Display for Screen {
             }
         }
     }
+
+    /// Nothing: stderr is the screen (the code is shown in its corner).
+    fn log(&mut self, _error: &KioskError) {}
 }
 
 impl Screen {
@@ -682,8 +691,7 @@ fn run(
                     card = phone(reader).ok().flatten();
                 }
                 Err(error) => {
-                    // The details, for staff and logs; the screen says it plainly.
-                    eprintln!("kazashi-kiosk: {error} [{}]", error.code());
+                    display.log(&error);
                     break State::failed(&error);
                 }
             }
