@@ -474,10 +474,17 @@ impl Display for Screen {
                         let _ = self.redraw();
                     }
                     Ok(_) => {}
-                    Err(_) => return true,
+                    // No keyboard to read: an unattended kiosk keeps running.
+                    Err(_) => {
+                        std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                        return false;
+                    }
                 },
                 Ok(false) => return false,
-                Err(_) => return true,
+                Err(_) => {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    return false;
+                }
             }
         }
     }
