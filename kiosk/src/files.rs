@@ -16,7 +16,7 @@ use p256::{PublicKey, SecretKey};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 
-use crate::chip::Chip;
+use crate::chip::{self, Chip};
 use crate::error::KioskError;
 
 /// Seconds since the Unix epoch.
@@ -46,7 +46,26 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), KioskErr
     let mut file = options.open(&tmp).map_err(|e| file_error(&tmp, e))?;
     file.write_all(contents).map_err(|e| file_error(&tmp, e))?;
     file.sync_all().map_err(|e| file_error(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+    test_crash_point("before-rename");
+    fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
+    // The rename must reach the disk before anyone is told the file is written.
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| file_error(dir, e))?;
+    }
+    test_crash_point("after-rename");
+    Ok(())
+}
+
+/// Test hook: `KAZASHI_PHONE_CRASH=POINT` aborts the process at that point (the system test
+/// kills the phone mid-write at each step that matters for atomicity).
+pub(crate) fn test_crash_point(point: &str) {
+    if std::env::var("KAZASHI_PHONE_CRASH").is_ok_and(|p| p == point) {
+        eprintln!("kazashi-kiosk: crashing at {point} (test hook)");
+        std::process::abort();
+    }
 }
 
 /// Writes a public file (certificates).
@@ -149,7 +168,25 @@ pub(crate) enum DeviceKey {
     Chip {
         /// The chip's state file.
         state: PathBuf,
+        /// The key's name in the applet's `mdoc` namespace (`device-key` when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<String>,
     },
+}
+
+/// A software device key (an error for a key on a chip).
+pub(crate) fn software_key(key: &DeviceKey) -> Result<SecretKey, KioskError> {
+    match key {
+        DeviceKey::Software(hex_key) => {
+            let bytes = zeroize::Zeroizing::new(
+                hex::decode(hex_key)
+                    .map_err(|_| KioskError::File("device key: invalid hex".into()))?,
+            );
+            SecretKey::from_slice(&bytes)
+                .map_err(|_| KioskError::File("device key: invalid P-256 scalar".into()))
+        }
+        DeviceKey::Chip { .. } => Err(KioskError::File("device key: on a chip".into())),
+    }
 }
 
 /// One stored document.
@@ -159,6 +196,20 @@ pub(crate) struct StoredDocument {
     pub(crate) doc_type: String,
     /// `IssuerSigned`, hex.
     pub(crate) issuer_signed: String,
+    /// The key this document is bound to, when not the state's (documents written at a
+    /// counter each get a fresh key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) device_key: Option<DeviceKey>,
+}
+
+/// A stored document, parsed, with the key it is bound to.
+pub(crate) struct HeldDocument {
+    /// The document type.
+    pub(crate) doc_type: String,
+    /// The document.
+    pub(crate) issuer_signed: IssuerSigned,
+    /// Its device key.
+    pub(crate) key: DeviceKey,
 }
 
 /// The phone's state file.
@@ -182,35 +233,18 @@ impl PhoneState {
         write_private(path, &text)
     }
 
-    /// The software device key.
-    pub(crate) fn software_key(&self) -> Result<Option<SecretKey>, KioskError> {
-        match &self.device_key {
-            DeviceKey::Software(hex_key) => {
-                let bytes = zeroize::Zeroizing::new(
-                    hex::decode(hex_key)
-                        .map_err(|_| KioskError::File("device key: invalid hex".into()))?,
-                );
-                SecretKey::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|_| KioskError::File("device key: invalid P-256 scalar".into()))
-            }
-            DeviceKey::Chip { .. } => Ok(None),
-        }
-    }
-
     /// The device public key.
     pub(crate) fn device_public_key(&self) -> Result<PublicKey, KioskError> {
         match &self.device_key {
-            DeviceKey::Software(_) => Ok(self
-                .software_key()?
-                .map(|k| k.public_key())
-                .ok_or_else(|| KioskError::File("device key".into()))?),
-            DeviceKey::Chip { state } => Chip::open(state)?.public_key(),
+            DeviceKey::Software(_) => Ok(software_key(&self.device_key)?.public_key()),
+            DeviceKey::Chip { state, slot } => {
+                Chip::open(state)?.public_key(slot.as_deref().unwrap_or(chip::DEFAULT_SLOT))
+            }
         }
     }
 
-    /// The stored documents, parsed.
-    pub(crate) fn documents(&self) -> Result<Vec<(String, IssuerSigned)>, KioskError> {
+    /// The stored documents, parsed, each with its device key.
+    pub(crate) fn documents(&self) -> Result<Vec<HeldDocument>, KioskError> {
         self.documents
             .iter()
             .map(|d| {
@@ -218,9 +252,29 @@ impl PhoneState {
                     .map_err(|_| KioskError::File("document: invalid hex".into()))?;
                 let signed = IssuerSigned::parse(&bytes)
                     .map_err(|e| KioskError::File(format!("document: {e}")))?;
-                Ok((d.doc_type.clone(), signed))
+                Ok(HeldDocument {
+                    doc_type: d.doc_type.clone(),
+                    issuer_signed: signed,
+                    key: d
+                        .device_key
+                        .clone()
+                        .unwrap_or_else(|| self.device_key.clone()),
+                })
             })
             .collect()
+    }
+
+    /// Adds `document` (replacing one of the same type) and saves the state atomically: a
+    /// temporary file beside it, fsync, rename, fsync of the directory. A reader of the file
+    /// sees the old state or the new one, never a mixture.
+    pub(crate) fn store(
+        &mut self,
+        path: &Path,
+        document: StoredDocument,
+    ) -> Result<(), KioskError> {
+        self.documents.retain(|d| d.doc_type != document.doc_type);
+        self.documents.push(document);
+        self.save(path)
     }
 }
 
@@ -276,9 +330,10 @@ impl Issue<'_> {
         } else {
             let device_key = match self.chip {
                 Some(chip) => {
-                    Chip::open(chip)?.generate()?;
+                    Chip::open(chip)?.generate(chip::DEFAULT_SLOT)?;
                     DeviceKey::Chip {
                         state: chip.to_path_buf(),
+                        slot: None,
                     }
                 }
                 None => DeviceKey::Software(hex::encode(SecretKey::random(&mut OsRng).to_bytes())),
@@ -324,6 +379,7 @@ impl Issue<'_> {
         state.documents.push(StoredDocument {
             doc_type: self.doc_type.into(),
             issuer_signed: hex::encode(signed.to_bytes()),
+            device_key: None,
         });
         state.save(self.state)?;
         Ok(state.documents.len())

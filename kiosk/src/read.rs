@@ -47,9 +47,10 @@ pub(crate) struct ReadResult {
     pub(crate) apdus: usize,
 }
 
-struct Link<'a, T: CardTransport> {
-    transport: &'a mut T,
-    apdus: usize,
+/// A card and the APDUs sent to it.
+pub(crate) struct Link<'a, T: CardTransport> {
+    pub(crate) transport: &'a mut T,
+    pub(crate) apdus: usize,
 }
 
 impl<T: CardTransport> Link<'_, T> {
@@ -69,7 +70,11 @@ impl<T: CardTransport> Link<'_, T> {
     }
 
     /// One session message out, the phone's answer back.
-    fn exchange(&mut self, message: &[u8], limits: Limits) -> Result<Option<Vec<u8>>, KioskError> {
+    pub(crate) fn exchange(
+        &mut self,
+        message: &[u8],
+        limits: Limits,
+    ) -> Result<Option<Vec<u8>>, KioskError> {
         let (mut exchange, mut command) =
             ReaderExchange::start(message, limits).map_err(KioskError::Session)?;
         loop {
@@ -95,54 +100,17 @@ pub(crate) fn read<T: CardTransport>(
         transport,
         apdus: 0,
     };
-    let (engagement, handover, nfc_options, how) = match &options.engagement {
-        Some(qr) => {
-            progress("Engagement from the QR code");
-            let engagement = DeviceEngagement::from_qr(qr).map_err(KioskError::Engagement)?;
-            let nfc = engagement
-                .nfc()
-                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
-            (engagement, Handover::Qr, nfc, "qr")
-        }
-        None => {
-            progress("Reading the phone's NFC handover…");
-            let (mut tag, mut command) = NdefTagReader::start();
-            let message = loop {
-                let response = link.send(&command)?;
-                match tag
-                    .handle_response(&response)
-                    .map_err(KioskError::Engagement)?
-                {
-                    TagNext::Command(next) => command = next,
-                    TagNext::Message(message) => break message,
-                }
-            };
-            let select = HandoverSelect::parse(&message).map_err(KioskError::Engagement)?;
-            let nfc = select
-                .nfc()
-                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
-            let handover = Handover::NfcStatic {
-                select: select.as_bytes().to_vec(),
-            };
-            (select.engagement().clone(), handover, nfc, "nfc")
-        }
-    };
-    let limits =
-        Limits::negotiate(nfc_options, options.extended).map_err(KioskError::Engagement)?;
-    progress(&format!(
-        "Opening the session ({} APDUs)",
-        if limits.extended() {
-            "extended"
-        } else {
-            "short"
-        }
-    ));
-    let selected = link.send(&nfc::select_command())?;
-    if selected.sw != kazashi_protocol::apdu::StatusWord::Ok {
-        return Err(KioskError::Session(OfflineError::UnexpectedStatusWord(
-            selected.sw,
-        )));
-    }
+    let Engaged {
+        engagement,
+        handover,
+        limits,
+        how,
+    } = engage(
+        &mut link,
+        options.engagement.as_deref(),
+        options.extended,
+        progress,
+    )?;
     let mut reader = Reader::new(&engagement, &handover, &mut OsRng);
     let mut items = ItemsRequest::new(&options.doc_type);
     for (ns, name) in &options.items {
@@ -215,5 +183,80 @@ pub(crate) fn read<T: CardTransport>(
         engagement: how,
         reader_auth: options.reader_auth.is_some(),
         apdus: link.apdus,
+    })
+}
+
+/// The phone's engagement, and the NFC data retrieval application selected.
+pub(crate) struct Engaged {
+    /// The device engagement.
+    pub(crate) engagement: DeviceEngagement,
+    /// How it was received (the transcript's handover).
+    pub(crate) handover: Handover,
+    /// The APDU limits both sides accept.
+    pub(crate) limits: Limits,
+    /// `"nfc"` or `"qr"`.
+    pub(crate) how: &'static str,
+}
+
+/// Engagement by the QR text `qr`, or by NFC static handover when absent; then SELECT of the
+/// 18013-5 NFC application.
+pub(crate) fn engage<T: CardTransport>(
+    link: &mut Link<'_, T>,
+    qr: Option<&str>,
+    extended: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Engaged, KioskError> {
+    let (engagement, handover, nfc_options, how) = match qr {
+        Some(qr) => {
+            progress("Engagement from the QR code");
+            let engagement = DeviceEngagement::from_qr(qr).map_err(KioskError::Engagement)?;
+            let nfc = engagement
+                .nfc()
+                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
+            (engagement, Handover::Qr, nfc, "qr")
+        }
+        None => {
+            progress("Reading the phone's NFC handover…");
+            let (mut tag, mut command) = NdefTagReader::start();
+            let message = loop {
+                let response = link.send(&command)?;
+                match tag
+                    .handle_response(&response)
+                    .map_err(KioskError::Engagement)?
+                {
+                    TagNext::Command(next) => command = next,
+                    TagNext::Message(message) => break message,
+                }
+            };
+            let select = HandoverSelect::parse(&message).map_err(KioskError::Engagement)?;
+            let nfc = select
+                .nfc()
+                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
+            let handover = Handover::NfcStatic {
+                select: select.as_bytes().to_vec(),
+            };
+            (select.engagement().clone(), handover, nfc, "nfc")
+        }
+    };
+    let limits = Limits::negotiate(nfc_options, extended).map_err(KioskError::Engagement)?;
+    progress(&format!(
+        "Opening the session ({} APDUs)",
+        if limits.extended() {
+            "extended"
+        } else {
+            "short"
+        }
+    ));
+    let selected = link.send(&nfc::select_command())?;
+    if selected.sw != kazashi_protocol::apdu::StatusWord::Ok {
+        return Err(KioskError::Session(OfflineError::UnexpectedStatusWord(
+            selected.sw,
+        )));
+    }
+    Ok(Engaged {
+        engagement,
+        handover,
+        limits,
+        how,
     })
 }

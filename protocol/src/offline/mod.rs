@@ -13,6 +13,8 @@
 //!   signature or MAC) and test issuance; [`pki`]: X.509 trust lists and a certificate
 //!   builder; [`cose`]: the COSE profile.
 //! - [`reader`] and [`holder`]: the two sessions as sans-IO state machines.
+//! - [`provision`]: writing at the counter, our extension on the same session (key
+//!   generation, an issuer-signed document bound to it, atomic store).
 //! - [`nfc`]: ISO-DEP framing for data retrieval (ENVELOPE with chaining, GET RESPONSE,
 //!   extended length).
 //!
@@ -33,6 +35,7 @@ pub mod ndef_tag;
 pub mod nfc;
 pub mod pki;
 pub mod present;
+pub mod provision;
 pub mod reader;
 pub mod request;
 pub mod response;
