@@ -24,7 +24,10 @@ const RELAY_STEM: &str = "kazashi_sdk_relay_wasm";
 /// that the main entry does not grow.
 const TESTING_CRATE: &str = "kazashi-sdk-testing-wasm";
 const TESTING_STEM: &str = "kazashi_sdk_testing_wasm";
-const PROFILE: &str = "wasm-release";
+/// The profile of modules built for speed (the fallback's arithmetic, the virtual chip).
+const SPEED: &str = "wasm-release";
+/// The profile of modules built for size (the main module, the relay's): opt-level "s".
+const SIZE: &str = "wasm-size";
 
 /// One of the package's wasm modules.
 struct Module {
@@ -36,20 +39,23 @@ struct Module {
     stem: &'static str,
     /// Cargo features of `kazashi-sdk-wasm`.
     features: &'static str,
+    /// Cargo profile: [`SPEED`] or [`SIZE`].
+    profile: &'static str,
     /// wasm-opt level.
     level: &'static str,
 }
 
 const MODULES: [Module; 4] = [
     // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
-    // speed: opt-level "s"/"z" and -Oz make it 20–25 % smaller but its share of each
-    // operation 25–100 % slower (docs/performance.md).
+    // size: opt-level "s" and -Oz make it about a sixth smaller than opt-level 3 and -O3, at a
+    // few per cent of each operation's time (docs/performance.md).
     Module {
         krate: CRATE,
         artifact: STEM,
         stem: STEM,
         features: "",
-        level: "-O3",
+        profile: SIZE,
+        level: "-Oz",
     },
     // The fallback: P-256 and AES arithmetic inside.
     Module {
@@ -57,6 +63,7 @@ const MODULES: [Module; 4] = [
         artifact: STEM,
         stem: "kazashi_sdk_wasm_rustcrypto",
         features: "rustcrypto",
+        profile: SPEED,
         level: "-O3",
     },
     // The `Relay`'s module (the common app's run, no cryptography): loaded on a relay's first
@@ -66,7 +73,8 @@ const MODULES: [Module; 4] = [
         artifact: RELAY_STEM,
         stem: RELAY_STEM,
         features: "",
-        level: "-O3",
+        profile: SIZE,
+        level: "-Oz",
     },
     // `kazashi/testing`'s module (kazashi-se's virtual card).
     Module {
@@ -74,6 +82,7 @@ const MODULES: [Module; 4] = [
         artifact: TESTING_STEM,
         stem: TESTING_STEM,
         features: "",
+        profile: SPEED,
         level: "-O3",
     },
 ];
@@ -126,6 +135,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         artifact,
         stem,
         features,
+        profile,
         level,
     } in MODULES
     {
@@ -137,7 +147,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             "--target",
             "wasm32-unknown-unknown",
             "--profile",
-            PROFILE,
+            profile,
             "-p",
             krate,
         ];
@@ -150,7 +160,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
             &root.join(format!(
-                "target/wasm32-unknown-unknown/{PROFILE}/{artifact}.wasm"
+                "target/wasm32-unknown-unknown/{profile}/{artifact}.wasm"
             )),
             &wasm,
         )?;
