@@ -97,7 +97,27 @@ pub(crate) fn read<T: CardTransport>(
     let (mut role, mut command) =
         TerminalRole::start(options.engagement.as_deref(), request, &mut OsRng)
             .map_err(terminal_error)?;
+    let announce = |role: &TerminalRole, progress: &mut dyn FnMut(&str)| match role.phase() {
+        TerminalPhase::Select => progress(&format!(
+            "Opening the session ({} APDUs)",
+            match role.limits() {
+                Some(limits) if limits.extended() => "extended",
+                _ => "short",
+            }
+        )),
+        TerminalPhase::Request => progress(&format!(
+            "Asking for {} item(s){}",
+            options.items.len(),
+            if role.reader_auth() {
+                ", reader authenticated"
+            } else {
+                ""
+            }
+        )),
+        _ => {}
+    };
     let mut phase = role.phase();
+    announce(&role, progress);
     let response = loop {
         let answer = match send(transport, &command, role.commands() == 1) {
             Ok(answer) => answer,
@@ -110,25 +130,7 @@ pub(crate) fn read<T: CardTransport>(
         let next = role.handle_response(&answer).map_err(terminal_error)?;
         if role.phase() != phase {
             phase = role.phase();
-            match phase {
-                TerminalPhase::Select => progress(&format!(
-                    "Opening the session ({} APDUs)",
-                    match role.limits() {
-                        Some(limits) if limits.extended() => "extended",
-                        _ => "short",
-                    }
-                )),
-                TerminalPhase::Request => progress(&format!(
-                    "Asking for {} item(s){}",
-                    options.items.len(),
-                    if role.reader_auth() {
-                        ", reader authenticated"
-                    } else {
-                        ""
-                    }
-                )),
-                _ => {}
-            }
+            announce(&role, progress);
         }
         match next {
             TerminalNext::Command(next) => command = next,
