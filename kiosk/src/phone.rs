@@ -104,9 +104,8 @@ impl PhoneHooks for Hooks {
 impl Phone {
     /// A phone with the documents and device key of `state`.
     pub(crate) fn new(state: &PhoneState, options: PhoneOptions) -> Result<Self, KioskError> {
-        let state_error = |e: kazashi_protocol::offline::state::StateError| {
-            KioskError::File(e.to_string())
-        };
+        let state_error =
+            |e: kazashi_protocol::offline::state::StateError| KioskError::File(e.to_string());
         let chip = match &state.device_key {
             DeviceKey::Chip { state } => Some(Chip::open(Path::new(state))?),
             DeviceKey::Software(_) => None,

@@ -115,12 +115,15 @@ fn assert_document(doc: &VerifiedDocument, auth: DeviceAuthKind) {
     assert_eq!(doc.device_auth(), auth);
 }
 
+/// What consent was asked: the doc type, the reader, the items.
+type Asked = (String, Option<String>, Vec<(String, String)>);
+
 #[derive(Default)]
 struct Recorder {
     events: Vec<PhoneEvent>,
     allow: Option<Vec<(String, String)>>,
     signer: Option<SigningKey>,
-    asked: Vec<(String, Option<String>, Vec<(String, String)>)>,
+    asked: Vec<Asked>,
 }
 
 impl PhoneHooks for Recorder {
@@ -332,7 +335,10 @@ fn reader_authentication_policy_and_consent() {
             "{:?}",
             hooks.events
         );
-        assert!(hooks.asked.is_empty(), "no consent asked for a refused reader");
+        assert!(
+            hooks.asked.is_empty(),
+            "no consent asked for a refused reader"
+        );
     }
 
     // Consent: only the family name (and an item not asked for is not added).
@@ -504,17 +510,25 @@ fn the_phone_state_format() {
         PhoneState::parse("{"),
         Err(StateError::Json { .. })
     ));
-    let bad_key =
-        PhoneState::parse(r#"{"device_key":{"software":"zz"},"documents":[]}"#).unwrap();
+    let bad_key = PhoneState::parse(r#"{"device_key":{"software":"zz"},"documents":[]}"#).unwrap();
     assert_eq!(bad_key.software_key().unwrap_err(), StateError::DeviceKey);
-    let chip = PhoneState::parse(r#"{"device_key":{"chip":{"state":"/x"}},"documents":[]}"#)
-        .unwrap();
+    let chip =
+        PhoneState::parse(r#"{"device_key":{"chip":{"state":"/x"}},"documents":[]}"#).unwrap();
     assert_eq!(chip.software_key().unwrap(), None);
     let bad_doc = PhoneState::parse(
         r#"{"device_key":{"chip":{"state":"/x"}},"documents":[{"doc_type":"x","issuer_signed":"a0"}]}"#,
     )
     .unwrap();
     let error = bad_doc.documents().unwrap_err();
-    assert!(matches!(error, StateError::Document { index: 0, error: Some(_) }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            StateError::Document {
+                index: 0,
+                error: Some(_)
+            }
+        ),
+        "{error:?}"
+    );
     assert_eq!(error.code(), "invalid_state");
 }

@@ -141,9 +141,8 @@ impl PhoneState {
     pub fn software_key(&self) -> Result<Option<SecretKey>, StateError> {
         match &self.device_key {
             StoredDeviceKey::Software(hex_key) => {
-                let bytes = Zeroizing::new(
-                    crate::hex::decode(hex_key).ok_or(StateError::DeviceKey)?,
-                );
+                let bytes =
+                    Zeroizing::new(crate::hex::decode(hex_key).ok_or(StateError::DeviceKey)?);
                 SecretKey::from_slice(&bytes)
                     .map(Some)
                     .map_err(|_| StateError::DeviceKey)

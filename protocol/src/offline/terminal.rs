@@ -279,9 +279,9 @@ impl TerminalRole {
                 handover,
             } => {
                 if response.sw != StatusWord::Ok {
-                    return Err(TerminalError::Session(
-                        OfflineError::UnexpectedStatusWord(response.sw),
-                    ));
+                    return Err(TerminalError::Session(OfflineError::UnexpectedStatusWord(
+                        response.sw,
+                    )));
                 }
                 let key = self
                     .e_reader_key
@@ -339,7 +339,10 @@ impl TerminalRole {
                 };
                 self.close(&goodbye, outcome)
             }
-            State::Closing { mut exchange, outcome } => match exchange.handle_response(response) {
+            State::Closing {
+                mut exchange,
+                outcome,
+            } => match exchange.handle_response(response) {
                 Ok(Next::Command(next)) => {
                     self.state = State::Closing { exchange, outcome };
                     Ok(TerminalNext::Command(next))

@@ -69,7 +69,10 @@ impl Terminal {
                 let key = SecretKey::from_sec1_pem(&key)
                     .or_else(|_| SecretKey::from_pkcs8_pem(&key))
                     .map_err(|_| {
-                        Failure::new("invalid_key", "`readerKey` is not a P-256 private key in PEM")
+                        Failure::new(
+                            "invalid_key",
+                            "`readerKey` is not a P-256 private key in PEM",
+                        )
                     })?;
                 let chain = certificates(&cert, "readerCert")?
                     .iter()
@@ -115,7 +118,11 @@ impl Terminal {
         }
         self.command = None;
         let response = Response::parse(rapdu).map_err(|e| Failure::offline(e.into()))?;
-        match self.role.handle_response(&response).map_err(Failure::terminal)? {
+        match self
+            .role
+            .handle_response(&response)
+            .map_err(Failure::terminal)?
+        {
             TerminalNext::Command(next) => {
                 let bytes = next.to_bytes().map_err(|e| Failure::offline(e.into()))?;
                 self.command = Some(bytes.clone());
@@ -153,7 +160,11 @@ impl Terminal {
             .role
             .verify(response, &self.trust, now())
             .map_err(Failure::terminal)?;
-        document_to_js(&document, self.role.engagement_kind(), self.role.reader_auth())
+        document_to_js(
+            &document,
+            self.role.engagement_kind(),
+            self.role.reader_auth(),
+        )
     }
 
     /// Commands sent so far.
@@ -328,10 +339,9 @@ impl PhoneHooks for JsHooks {
                 ("type", "message_refused".into()),
                 ("code", e.code().into()),
             ],
-            PhoneEvent::CannotAnswer(reason) => vec![
-                ("type", "cannot_answer".into()),
-                ("reason", reason.into()),
-            ],
+            PhoneEvent::CannotAnswer(reason) => {
+                vec![("type", "cannot_answer".into()), ("reason", reason.into())]
+            }
         };
         for (name, value) in fields {
             if set(&out, name, &value).is_err() {
@@ -367,8 +377,16 @@ fn document_to_js(
     let validity = document.validity();
     let times = Object::new();
     set(&times, "signed", &format_rfc3339(validity.signed).into())?;
-    set(&times, "validFrom", &format_rfc3339(validity.valid_from).into())?;
-    set(&times, "validUntil", &format_rfc3339(validity.valid_until).into())?;
+    set(
+        &times,
+        "validFrom",
+        &format_rfc3339(validity.valid_from).into(),
+    )?;
+    set(
+        &times,
+        "validUntil",
+        &format_rfc3339(validity.valid_until).into(),
+    )?;
     set(&out, "validity", &times)?;
     set(&out, "engagement", &engagement.into())?;
     set(&out, "readerAuth", &reader_auth.into())?;
@@ -463,9 +481,8 @@ fn items(value: &JsValue, what: &str) -> Result<Vec<(String, String)>, Failure> 
 }
 
 fn certificates(pem: &str, what: &str) -> Result<Vec<Certificate>, Failure> {
-    let certs = Certificate::from_pem_chain(pem).map_err(|e| {
-        Failure::new(e.code(), format!("`{what}`: {e}"))
-    })?;
+    let certs = Certificate::from_pem_chain(pem)
+        .map_err(|e| Failure::new(e.code(), format!("`{what}`: {e}")))?;
     if certs.is_empty() {
         return Err(Failure::argument(format!("`{what}` holds no certificate")));
     }
