@@ -448,7 +448,8 @@ fn items_to_js(items: &[(String, String)]) -> JsValue {
     let out = Object::new();
     for (ns, name) in items {
         let list = match Reflect::get(&out, &ns.into()) {
-            Ok(list) if Array::is_array(&list) => Array::from(&list),
+            // The array itself (`Array::from` would copy it).
+            Ok(list) if Array::is_array(&list) => list.unchecked_into::<Array>(),
             _ => {
                 let list = Array::new();
                 let _ = Reflect::set(&out, &ns.into(), &list);
