@@ -80,14 +80,14 @@ const MODULES: [Module; 5] = [
         features: "",
         level: "-O3",
     },
-    // `kazashi/offline`'s module (the 18013-5 terminal and phone roles). Size over speed: a
-    // read is a handful of APDUs and a few signature checks.
+    // `kazashi/offline`'s module (the 18013-5 terminal and phone roles). -Oz would save 16 KB
+    // raw and nothing gzipped (docs/performance.md).
     Module {
         krate: OFFLINE_CRATE,
         artifact: OFFLINE_STEM,
         stem: OFFLINE_STEM,
         features: "",
-        level: "-Oz",
+        level: "-O3",
     },
 ];
 
