@@ -330,7 +330,7 @@ fn server_binary() -> Result<PathBuf, String> {
 /// the package's), and what its PC/SC side needs (pcscd with vpcd, for the holder test).
 fn kiosk_binary() -> Result<PathBuf, String> {
     let root = root();
-    crate::pcsc::ensure()?;
+    crate::pcsc::ensure_pcscd()?;
     step("npm package: kazashi-kiosk for the offline tests");
     run(&root, "cargo", &["build", "-p", "kazashi-kiosk"])?;
     Ok(root.join("target/debug/kazashi-kiosk"))
