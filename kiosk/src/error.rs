@@ -27,6 +27,11 @@ pub(crate) enum KioskError {
     Verification(OfflineError),
     /// The phone returned no document of the requested type (exit 9).
     NoDocument(String),
+    /// No font that can render the certificate's Japanese text (exit 10).
+    Font(String),
+    /// The certificate could not be printed: no `lp`, no printer configured, `lp` failed
+    /// (exit 11; the PDF is kept).
+    Print(String),
 }
 
 impl KioskError {
@@ -41,6 +46,8 @@ impl KioskError {
             KioskError::Session(_) => 7,
             KioskError::Verification(_) => 8,
             KioskError::NoDocument(_) => 9,
+            KioskError::Font(_) => 10,
+            KioskError::Print(_) => 11,
         }
     }
 
@@ -55,6 +62,8 @@ impl KioskError {
                 e.code()
             }
             KioskError::NoDocument(_) => "no_document",
+            KioskError::Font(_) => "no_font",
+            KioskError::Print(_) => "print",
         }
     }
 }
@@ -70,7 +79,8 @@ impl fmt::Display for KioskError {
             KioskError::Engagement(e) => write!(f, "engagement failed: {e}"),
             KioskError::Session(e) => write!(f, "session failed: {e}"),
             KioskError::Verification(e) => write!(f, "the document did not verify: {e}"),
-            KioskError::NoDocument(m) => f.write_str(m),
+            KioskError::NoDocument(m) | KioskError::Font(m) => f.write_str(m),
+            KioskError::Print(m) => write!(f, "printing failed: {m}"),
         }
     }
 }

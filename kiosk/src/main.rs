@@ -4,12 +4,15 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod certificate;
 mod chip;
+mod collect;
 mod error;
 mod files;
 mod json;
 mod phone;
 mod read;
+mod screen;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,9 +47,23 @@ const USAGE: &str = "usage:
       Issues a test document into the phone's state FILE (created on first use, with a device
       key in software, or generated on the virtual chip SE_STATE). VALUE: true, false, an
       integer, hex:…, @FILE (bytes), or text.
+  kazashi-kiosk collect --reader NAME --issuer-trust PEM --out FILE.pdf [--print]
+                        [--printer NAME] [--font FILE] [--terminal NAME] [--engagement mdoc:…]
+                        [--reader-key PEM --reader-cert PEM] [--short] [--timeout SECONDS]
+      Collects a certificate (jp.kazashi.certificate.1): reads and verifies it like read,
+      renders it as an A4 PDF (Japanese font: --font, else IPA Gothic or Noto CJK), and with
+      --print (or --printer) sends it to the printer with lp. Nothing is written or printed
+      unless it verified.
+  kazashi-kiosk kiosk --reader NAME --issuer-trust PEM [--mode read|collect] [--lang ja|en]
+                      [--plain] [--hold SECONDS] [--taps N] (read: --doctype D --items I)
+                      (collect: --out FILE.pdf [--print] [--printer NAME] [--font FILE] …)
+      The kiosk's screen, full-screen: a tap prompt, progress, the result or a plain-language
+      failure, then the prompt again once the phone is taken away; q or Esc quits. --plain
+      (or no terminal) prints each new state as a line. --taps N: stop after N taps.
 
 exit codes: 0 ok, 2 usage, 3 file, 4 no reader or no phone, 5 phone removed during the
-transfer, 6 engagement failed, 7 session failed, 8 document not verified, 9 no such document";
+transfer, 6 engagement failed, 7 session failed, 8 document not verified, 9 no such document,
+10 no Japanese font, 11 printing failed (the PDF is kept)";
 
 /// A small parser: `--name value` options (repeatable), `--flag`s.
 struct Args {
@@ -120,6 +137,8 @@ fn main() -> ExitCode {
         Some("phone") => phone(&args[1..]),
         Some("pki") => pki(&args[1..]),
         Some("issue") => issue(&args[1..]),
+        Some("collect") => collect::command(&args[1..]),
+        Some("kiosk") => screen::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -59,6 +59,7 @@ fn test() -> Result<(), String> {
     util::ensure_wasm_target()?;
     util::ensure_node()?;
     pcsc::ensure()?;
+    util::ensure_pdf_tools()?;
     postgres::ensure()?;
 
     step("format");

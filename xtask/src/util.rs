@@ -134,6 +134,24 @@ pub(crate) fn ensure_chromium() -> Result<(), String> {
     }
 }
 
+/// What the kiosk's collect test needs: poppler's `pdftotext` and `pdftoppm` to read and
+/// render the certificate PDF, and a Japanese TrueType font (IPA Gothic) to render it with.
+pub(crate) fn ensure_pdf_tools() -> Result<(), String> {
+    ensure_debian("pdftotext", &["poppler-utils"])?;
+    if Path::new(IPA_GOTHIC).exists() {
+        return Ok(());
+    }
+    apt_install(&["fonts-ipafont-gothic"], "the kiosk's certificate PDF")?;
+    if Path::new(IPA_GOTHIC).exists() {
+        Ok(())
+    } else {
+        Err(format!("fonts-ipafont-gothic installed no {IPA_GOTHIC}"))
+    }
+}
+
+/// Where Debian's `fonts-ipafont-gothic` puts the font.
+pub(crate) const IPA_GOTHIC: &str = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf";
+
 /// Where Debian's `chromium` package puts the browser.
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
