@@ -17,9 +17,12 @@ use rand_core::OsRng;
 
 use crate::error::KioskError;
 
-/// Where the device key lives in the applet.
-fn slot() -> Slot {
-    Slot::new("mdoc", "device-key")
+/// The name of the device key made by `kazashi-kiosk issue`.
+pub(crate) const DEFAULT_SLOT: &str = "device-key";
+
+/// Where a device key lives in the applet: the `mdoc` namespace, under `name`.
+fn slot(name: &str) -> Slot {
+    Slot::new("mdoc", name)
 }
 
 /// An open virtual chip.
@@ -83,9 +86,9 @@ impl Chip {
             .map_err(|e| chip_error("reply", e))
     }
 
-    /// Generates the device key on the chip.
-    pub(crate) fn generate(&mut self) -> Result<PublicKey, KioskError> {
-        match self.run(&Request::GenerateKey(slot()))? {
+    /// Generates a device key on the chip, named `name`.
+    pub(crate) fn generate(&mut self, name: &str) -> Result<PublicKey, KioskError> {
+        match self.run(&Request::GenerateKey(slot(name)))? {
             Reply::PublicKey(point) => {
                 PublicKey::from_sec1_bytes(&point).map_err(|e| chip_error("public key", e))
             }
@@ -93,9 +96,9 @@ impl Chip {
         }
     }
 
-    /// The device public key.
-    pub(crate) fn public_key(&mut self) -> Result<PublicKey, KioskError> {
-        match self.run(&Request::GetPublicKey(slot()))? {
+    /// The public key of the device key `name`.
+    pub(crate) fn public_key(&mut self, name: &str) -> Result<PublicKey, KioskError> {
+        match self.run(&Request::GetPublicKey(slot(name)))? {
             Reply::PublicKey(point) => {
                 PublicKey::from_sec1_bytes(&point).map_err(|e| chip_error("public key", e))
             }
@@ -103,10 +106,14 @@ impl Chip {
         }
     }
 
-    /// Signs a SHA-256 digest with the device key.
-    pub(crate) fn sign_digest(&mut self, digest: [u8; 32]) -> Result<Signature, KioskError> {
+    /// Signs a SHA-256 digest with the device key `name`.
+    pub(crate) fn sign_digest(
+        &mut self,
+        name: &str,
+        digest: [u8; 32],
+    ) -> Result<Signature, KioskError> {
         match self.run(&Request::Sign {
-            slot: slot(),
+            slot: slot(name),
             digest,
         })? {
             Reply::Signature(rs) => {

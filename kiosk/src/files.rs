@@ -14,7 +14,7 @@ use p256::pkcs8::DecodePrivateKey;
 use p256::{PublicKey, SecretKey};
 use rand_core::OsRng;
 
-use crate::chip::Chip;
+use crate::chip::{self, Chip};
 use crate::error::KioskError;
 
 /// Seconds since the Unix epoch.
@@ -44,7 +44,26 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), KioskErr
     let mut file = options.open(&tmp).map_err(|e| file_error(&tmp, e))?;
     file.write_all(contents).map_err(|e| file_error(&tmp, e))?;
     file.sync_all().map_err(|e| file_error(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+    test_crash_point("before-rename");
+    fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
+    // The rename must reach the disk before anyone is told the file is written.
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| file_error(dir, e))?;
+    }
+    test_crash_point("after-rename");
+    Ok(())
+}
+
+/// Test hook: `KAZASHI_PHONE_CRASH=POINT` aborts the process at that point (the system test
+/// kills the phone mid-write at each step that matters for atomicity).
+pub(crate) fn test_crash_point(point: &str) {
+    if std::env::var("KAZASHI_PHONE_CRASH").is_ok_and(|p| p == point) {
+        eprintln!("kazashi-kiosk: crashing at {point} (test hook)");
+        std::process::abort();
+    }
 }
 
 /// Writes a public file (certificates).
@@ -146,7 +165,9 @@ pub(crate) use kazashi_protocol::offline::state::{
 pub(crate) trait PhoneStateFile: Sized {
     /// Loads the state file.
     fn load(path: &Path) -> Result<Self, KioskError>;
-    /// Saves the state file (owner-only).
+    /// Saves the state file (owner-only) atomically: a temporary file beside it, fsync,
+    /// rename, fsync of the directory. A reader of the file sees the old state or the new
+    /// one, never a mixture.
     fn save(&self, path: &Path) -> Result<(), KioskError>;
     /// The device public key.
     fn device_public_key(&self) -> Result<PublicKey, KioskError>;
@@ -169,7 +190,8 @@ impl PhoneStateFile for PhoneState {
                 .map_err(|e| KioskError::File(e.to_string()))?
                 .map(|k| k.public_key())
                 .ok_or_else(|| KioskError::File("device key".into()))?),
-            DeviceKey::Chip { state } => Chip::open(Path::new(state))?.public_key(),
+            DeviceKey::Chip { state, slot } => Chip::open(Path::new(state))?
+                .public_key(slot.as_deref().unwrap_or(chip::DEFAULT_SLOT)),
         }
     }
 }
@@ -226,9 +248,10 @@ impl Issue<'_> {
         } else {
             let device_key = match self.chip {
                 Some(chip) => {
-                    Chip::open(chip)?.generate()?;
+                    Chip::open(chip)?.generate(chip::DEFAULT_SLOT)?;
                     DeviceKey::Chip {
                         state: chip.to_string_lossy().into_owned(),
+                        slot: None,
                     }
                 }
                 None => DeviceKey::Software(hex::encode(SecretKey::random(&mut OsRng).to_bytes())),
@@ -274,6 +297,7 @@ impl Issue<'_> {
         state.documents.push(StoredDocument {
             doc_type: self.doc_type.into(),
             issuer_signed: hex::encode(signed.to_bytes()),
+            device_key: None,
         });
         state.save(self.state)?;
         Ok(state.documents.len())

@@ -13,6 +13,7 @@ mod json;
 mod phone;
 mod read;
 mod screen;
+mod write;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,9 +37,20 @@ const USAGE: &str = "usage:
       Reads one document from the phone on the PC/SC reader NAME: engagement by NFC static
       handover, or by the QR text given with --engagement; NFC data retrieval (extended-length
       APDUs unless --short). Prints the verified document as JSON on stdout, progress on stderr.
+  kazashi-kiosk write --reader NAME --issuer-key PEM --issuer-cert PEM --doctype DOCTYPE
+                      --data FILE --reader-key PEM --reader-cert PEM [--engagement mdoc:…]
+                      [--valid-days N] [--short] [--timeout SECONDS]
+      Writes a document into the phone at the counter (our extension to 18013-5): the
+      terminal authenticates with --reader-key/--reader-cert, the phone makes a fresh device
+      key, the document is issued for it with the issuer key and stored by the phone. FILE is
+      JSON: {\"NAMESPACE\": {\"ELEMENT\": VALUE, …}, …}; VALUE is a string, true/false, an
+      integer, or {\"bytes\": \"BASE64URL\"}. Prints {doc_type, digest, valid_until, engagement}.
   kazashi-kiosk phone --vpcd HOST:PORT --state FILE [--engagement nfc|qr] [--qr-out FILE]
                       [--auth signature|mac] [--reader-trust PEM] [--require-reader-auth]
-      Plays the phone: serves the documents of FILE through vsmartcard-vpcd.
+                      [--chip SE_STATE]
+      Plays the phone: serves the documents of FILE through vsmartcard-vpcd, and stores
+      documents written by terminals that chain to --reader-trust (no trust list: no writes);
+      their keys are made on the virtual chip SE_STATE (or the state's chip), else in software.
   kazashi-kiosk pki --out DIR [--country CC]
       A test issuer and a test reader: issuer-root.pem, issuer.pem, issuer.key, reader-root.pem,
       reader.pem, reader.key (18013-5 Annex B profile). For tests and demos only.
@@ -135,6 +147,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("read") => read(&args[1..]),
         Some("phone") => phone(&args[1..]),
+        Some("write") => write(&args[1..]),
         Some("pki") => pki(&args[1..]),
         Some("issue") => issue(&args[1..]),
         Some("collect") => collect::command(&args[1..]),
@@ -187,6 +200,98 @@ fn connect(reader: &str, timeout: Duration) -> Result<PcscReader, KioskError> {
             Err(e) => return Err(KioskError::NoPhone(format!("reader {reader}: {e}"))),
         }
     }
+}
+
+/// A signing key and its certificate chain (DER, leaf first).
+type KeyAndChain = (SigningKey, Vec<Vec<u8>>);
+
+fn reader_auth(args: &Args) -> Result<Option<KeyAndChain>, KioskError> {
+    match (args.value("--reader-key"), args.value("--reader-cert")) {
+        (Some(key), Some(cert)) => {
+            let key = SigningKey::from(files::read_key(Path::new(key))?);
+            let chain = files::read_certificates(Path::new(cert))?
+                .iter()
+                .map(|c| c.der().to_vec())
+                .collect();
+            Ok(Some((key, chain)))
+        }
+        (None, None) => Ok(None),
+        _ => Err(KioskError::Usage(
+            "give both --reader-key and --reader-cert, or neither".into(),
+        )),
+    }
+}
+
+/// Runs `run` on the phone presented on `reader` within `timeout`, retrying while a phone
+/// just presented does not answer yet.
+fn with_phone<R>(
+    reader: &str,
+    timeout: Duration,
+    mut run: impl FnMut(&mut PcscReader) -> Result<R, KioskError>,
+) -> Result<R, KioskError> {
+    let deadline = Instant::now() + timeout;
+    eprintln!("Hold your phone to the reader…");
+    loop {
+        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
+        eprintln!("Phone detected");
+        match run(&mut card) {
+            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn write(args: &[String]) -> Result<(), KioskError> {
+    let args = Args::parse(
+        args,
+        &[
+            "--reader",
+            "--issuer-key",
+            "--issuer-cert",
+            "--doctype",
+            "--data",
+            "--reader-key",
+            "--reader-cert",
+            "--engagement",
+            "--valid-days",
+            "--timeout",
+        ],
+        &["--short"],
+    )?;
+    let (reader_key, reader_chain) = reader_auth(&args)?.ok_or_else(|| {
+        KioskError::Usage(
+            "write needs --reader-key and --reader-cert (the phone checks them)".into(),
+        )
+    })?;
+    let issuer_chain = files::read_certificates(Path::new(args.required("--issuer-cert")?))?
+        .iter()
+        .map(|c| c.der().to_vec())
+        .collect();
+    let options = write::WriteOptions {
+        engagement: args.value("--engagement").map(str::to_string),
+        doc_type: args.required("--doctype")?.to_string(),
+        name_spaces: write::read_data(Path::new(args.required("--data")?))?,
+        issuer_key: SigningKey::from(files::read_key(Path::new(args.required("--issuer-key")?))?),
+        issuer_chain,
+        reader_key,
+        reader_chain,
+        valid_days: args.number("--valid-days", 365)?,
+        extended: !args.flag("--short"),
+        now: files::now(),
+    };
+    let timeout = Duration::from_secs(args.number("--timeout", 30)?);
+    let result = with_phone(args.required("--reader")?, timeout, |card| {
+        write::write(card, &options, &mut |line| eprintln!("{line}"))
+    })?;
+    eprintln!("Done ({} APDUs)", result.apdus);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&result.to_json(&options.doc_type))
+            .map_err(|e| KioskError::File(e.to_string()))?
+    );
+    Ok(())
 }
 
 fn read(args: &[String]) -> Result<(), KioskError> {
@@ -267,10 +372,12 @@ fn phone(args: &[String]) -> Result<(), KioskError> {
             "--leave-after",
             "--max-command",
             "--max-response",
+            "--chip",
         ],
         &["--require-reader-auth"],
     )?;
-    let state = files::PhoneState::load(Path::new(args.required("--state")?))?;
+    let state_path = Path::new(args.required("--state")?);
+    let state = files::PhoneState::load(state_path)?;
     let engagement = match args.value("--engagement").unwrap_or("nfc") {
         "nfc" => Engagement::Nfc,
         "qr" => Engagement::Qr(args.value("--qr-out").map(Into::into)),
@@ -310,6 +417,8 @@ fn phone(args: &[String]) -> Result<(), KioskError> {
             .map(|v| v.parse())
             .transpose()
             .map_err(|_| KioskError::Usage("--leave-after: expected a number".into()))?,
+        state: state_path.to_path_buf(),
+        chip: args.value("--chip").map(Into::into),
     };
     let mut phone = Phone::new(&state, options)?;
     let addr = args.value("--vpcd").unwrap_or("127.0.0.1:35963");

@@ -47,7 +47,7 @@ pub(crate) struct ReadResult {
 
 /// Sends one command on the transport: the first failing means the phone is not ready yet,
 /// a later one that it left.
-fn send<T: CardTransport>(
+pub(crate) fn send<T: CardTransport>(
     transport: &mut T,
     command: &Command,
     first: bool,
@@ -65,7 +65,7 @@ fn send<T: CardTransport>(
     Response::parse(&answer).map_err(|e| KioskError::Session(OfflineError::Apdu(e)))
 }
 
-fn terminal_error(error: TerminalError) -> KioskError {
+pub(crate) fn terminal_error(error: TerminalError) -> KioskError {
     match error {
         TerminalError::Engagement(e) => KioskError::Engagement(e),
         TerminalError::Session(e) => KioskError::Session(e),

@@ -127,7 +127,8 @@ struct Recorder {
 }
 
 impl PhoneHooks for Recorder {
-    fn sign_digest(&mut self, digest: [u8; 32]) -> Option<Signature> {
+    fn sign_digest(&mut self, key: &str, digest: [u8; 32]) -> Option<Signature> {
+        assert_eq!(key, "device-key");
         self.signer.as_ref()?.sign_prehash(&digest).ok()
     }
 
@@ -227,7 +228,7 @@ fn qr_engagement_mac_and_external_signer() {
     // A device key held elsewhere: the hook signs.
     let mut external = PhoneRole::new(
         s.documents.clone(),
-        DeviceKey::External,
+        DeviceKey::External("device-key".into()),
         options(PhoneEngagement::Nfc, DeviceAuthMode::Signature),
         &mut OsRng,
     )
@@ -267,7 +268,7 @@ fn qr_engagement_mac_and_external_signer() {
     assert_eq!(
         PhoneRole::new(
             s.documents,
-            DeviceKey::External,
+            DeviceKey::External("device-key".into()),
             options(PhoneEngagement::Nfc, DeviceAuthMode::Mac),
             &mut OsRng,
         )
@@ -494,6 +495,7 @@ fn the_phone_state_format() {
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect(),
+            device_key: None,
         }],
     };
     let json = state.to_json();

@@ -161,7 +161,9 @@ export interface OfflineHolderOptions {
    * Observes the session: `reader_authenticated` (`subject`), `reader_not_authenticated`,
    * `refused` (`docType`, `reason`: `reader_auth_required`, `not_held`, `declined`, or a
    * reader-authentication error code), `released` (`docType`, `items`), `session_ended`,
-   * `message_refused` (`code`), `cannot_answer` (`reason`).
+   * `message_refused` (`code`), `cannot_answer` (`reason`). A write at the counter
+   * (`kazashi-kiosk write`) is not accepted by this holder: `write_requested` (`docType`,
+   * `subject`, when the terminal authenticated) then `write_refused` (`code`).
    */
   onEvent?: (event: { type: string; [field: string]: unknown }) => void;
   /** Largest command data field announced (1–65,535; default 65,535). */

@@ -12,7 +12,6 @@ use kazashi_protocol::jose::{
 };
 use std::cell::RefCell;
 
-use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use zeroize::Zeroizing;
 
@@ -185,11 +184,11 @@ pub(crate) fn parse(json: &str) -> Result<JsValue, Failure> {
     JSON::parse(json).map_err(|_| Failure::argument("could not build the result"))
 }
 
-/// A JavaScript value from a value serde can write as JSON.
-pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Failure> {
-    let json = serde_json::to_string(value)
-        .map_err(|e| Failure::argument(format!("could not build the result: {e}")))?;
-    parse(&json)
+/// A JavaScript object from a parsed JSON object (a protected header, as received).
+pub(crate) fn object_to_js(
+    value: &kazashi_protocol::jose::json::Object,
+) -> Result<JsValue, Failure> {
+    parse(&value.to_json())
 }
 
 /// Command claims: an object matching the envelope schema (`invalid_claims` otherwise).

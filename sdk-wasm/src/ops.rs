@@ -476,7 +476,7 @@ impl Machine for VerifyResult {
                     max_age: self.max_age,
                 };
                 let claims = envelope::check_result(&verified, &checks)?;
-                Ok(Step::Done(convert::to_js(&claims)?))
+                Ok(Step::Done(convert::parse(&claims.to_json())?))
             }
             _ => Err(out_of_order()),
         }
@@ -530,7 +530,11 @@ impl Machine for CompactVerify {
                 let (header, payload) = unverified.finish(valid)?.into_parts();
                 let out = Object::new();
                 convert::set(&out, "payload", &Uint8Array::from(payload.as_slice()))?;
-                convert::set(&out, "protectedHeader", &convert::to_js(&header.raw)?)?;
+                convert::set(
+                    &out,
+                    "protectedHeader",
+                    &convert::object_to_js(&header.raw)?,
+                )?;
                 Ok(Step::Done(out.into()))
             }
             _ => Err(out_of_order()),
@@ -605,7 +609,7 @@ impl Machine for CompactDecrypt {
                 convert::set(
                     &out,
                     "protectedHeader",
-                    &convert::to_js(&opened.header.raw)?,
+                    &convert::object_to_js(&opened.header.raw)?,
                 )?;
                 Ok(Step::Done(out.into()))
             }

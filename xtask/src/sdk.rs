@@ -28,7 +28,10 @@ const TESTING_STEM: &str = "kazashi_sdk_testing_wasm";
 /// of its own, so that the main entry does not carry the mdoc stack.
 const OFFLINE_CRATE: &str = "kazashi-sdk-offline-wasm";
 const OFFLINE_STEM: &str = "kazashi_sdk_offline_wasm";
-const PROFILE: &str = "wasm-release";
+/// The profile of modules built for speed (the fallback's arithmetic, the virtual chip).
+const SPEED: &str = "wasm-release";
+/// The profile of modules built for size (the main module, the relay's): opt-level "s".
+const SIZE: &str = "wasm-size";
 
 /// One of the package's wasm modules.
 struct Module {
@@ -40,20 +43,23 @@ struct Module {
     stem: &'static str,
     /// Cargo features of `kazashi-sdk-wasm`.
     features: &'static str,
+    /// Cargo profile: [`SPEED`] or [`SIZE`].
+    profile: &'static str,
     /// wasm-opt level.
     level: &'static str,
 }
 
 const MODULES: [Module; 5] = [
     // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
-    // speed: opt-level "s"/"z" and -Oz make it 20–25 % smaller but its share of each
-    // operation 25–100 % slower (docs/performance.md).
+    // size: opt-level "s" and -Oz make it about a sixth smaller than opt-level 3 and -O3, at a
+    // few per cent of each operation's time (docs/performance.md).
     Module {
         krate: CRATE,
         artifact: STEM,
         stem: STEM,
         features: "",
-        level: "-O3",
+        profile: SIZE,
+        level: "-Oz",
     },
     // The fallback: P-256 and AES arithmetic inside.
     Module {
@@ -61,6 +67,7 @@ const MODULES: [Module; 5] = [
         artifact: STEM,
         stem: "kazashi_sdk_wasm_rustcrypto",
         features: "rustcrypto",
+        profile: SPEED,
         level: "-O3",
     },
     // The `Relay`'s module (the common app's run, no cryptography): loaded on a relay's first
@@ -70,7 +77,8 @@ const MODULES: [Module; 5] = [
         artifact: RELAY_STEM,
         stem: RELAY_STEM,
         features: "",
-        level: "-O3",
+        profile: SIZE,
+        level: "-Oz",
     },
     // `kazashi/testing`'s module (kazashi-se's virtual card).
     Module {
@@ -78,6 +86,7 @@ const MODULES: [Module; 5] = [
         artifact: TESTING_STEM,
         stem: TESTING_STEM,
         features: "",
+        profile: SPEED,
         level: "-O3",
     },
     // `kazashi/offline`'s module (the 18013-5 terminal and phone roles). -Oz would save 16 KB
@@ -87,6 +96,7 @@ const MODULES: [Module; 5] = [
         artifact: OFFLINE_STEM,
         stem: OFFLINE_STEM,
         features: "",
+        profile: SPEED,
         level: "-O3",
     },
 ];
@@ -139,6 +149,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         artifact,
         stem,
         features,
+        profile,
         level,
     } in MODULES
     {
@@ -150,7 +161,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
             "--target",
             "wasm32-unknown-unknown",
             "--profile",
-            PROFILE,
+            profile,
             "-p",
             krate,
         ];
@@ -163,7 +174,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         let wasm = scratch.join(format!("{stem}.wasm"));
         copy(
             &root.join(format!(
-                "target/wasm32-unknown-unknown/{PROFILE}/{artifact}.wasm"
+                "target/wasm32-unknown-unknown/{profile}/{artifact}.wasm"
             )),
             &wasm,
         )?;

@@ -18,7 +18,6 @@ pub use error::EnvelopeError;
 
 use alloc::string::{String, ToString};
 use rand_core::CryptoRngCore;
-use serde::de::DeserializeOwned;
 
 use crate::jose::jwe::{self, KeyManagement};
 use crate::jose::jwk::{JwkSet, PrivateKey, PublicKey};
@@ -42,7 +41,7 @@ pub fn sign_command(
     provider_key: &PrivateKey,
 ) -> Result<String, EnvelopeError> {
     claims.validate()?;
-    sign(claims, COMMAND_TYP, provider_key)
+    sign(claims.to_json(), COMMAND_TYP, provider_key)
 }
 
 /// Signs a command, then seals it to the server's encryption key (compact JWE).
@@ -62,7 +61,7 @@ pub fn sign_result(
     server_key: &PrivateKey,
 ) -> Result<String, EnvelopeError> {
     claims.validate()?;
-    sign(claims, RESULT_TYP, server_key)
+    sign(claims.to_json(), RESULT_TYP, server_key)
 }
 
 /// Signs a result, then seals it to the provider's encryption key.
@@ -76,22 +75,17 @@ pub fn seal_result(
     seal(&signed, provider_key, rng)
 }
 
-fn sign<T: serde::Serialize>(
-    claims: &T,
-    typ: &str,
-    key: &PrivateKey,
-) -> Result<String, EnvelopeError> {
-    let (params, payload) = signing_parts(claims, typ, &key.public_key())?;
+fn sign(payload: String, typ: &str, key: &PrivateKey) -> Result<String, EnvelopeError> {
+    let (params, payload) = signing_parts(payload, typ, &key.public_key())?;
     Ok(jws::sign(&params, &payload, key)?)
 }
 
-fn signing_parts<T: serde::Serialize>(
-    claims: &T,
+fn signing_parts(
+    payload: String,
     typ: &str,
     signer: &PublicKey,
 ) -> Result<(HeaderParams, alloc::vec::Vec<u8>), EnvelopeError> {
-    let payload =
-        serde_json::to_vec(claims).map_err(|_| EnvelopeError::InvalidClaims("unserializable"))?;
+    let payload = payload.into_bytes();
     let params = HeaderParams {
         typ: Some(typ.to_string()),
         kid: Some(signer.thumbprint()),
@@ -109,7 +103,7 @@ pub fn command_signing_input(
     provider: &PublicKey,
 ) -> Result<jws::SigningInput, EnvelopeError> {
     claims.validate()?;
-    let (params, payload) = signing_parts(claims, COMMAND_TYP, provider)?;
+    let (params, payload) = signing_parts(claims.to_json(), COMMAND_TYP, provider)?;
     Ok(jws::signing_input(&params, &payload)?)
 }
 
@@ -120,7 +114,7 @@ pub fn result_signing_input(
     server: &PublicKey,
 ) -> Result<jws::SigningInput, EnvelopeError> {
     claims.validate()?;
-    let (params, payload) = signing_parts(claims, RESULT_TYP, server)?;
+    let (params, payload) = signing_parts(claims.to_json(), RESULT_TYP, server)?;
     Ok(jws::signing_input(&params, &payload)?)
 }
 
@@ -259,7 +253,7 @@ pub fn check_command(
     provider: &str,
     policy: &CommandPolicy<'_>,
 ) -> Result<CommandClaims, EnvelopeError> {
-    let claims: CommandClaims = parse_claims(verified.payload())?;
+    let claims = CommandClaims::from_object(json::parse_object(verified.payload())?)?;
     claims.validate()?;
     if claims.iss != provider {
         return Err(EnvelopeError::WrongIssuer);
@@ -393,7 +387,7 @@ pub fn check_result(
     verified: &jws::Verified,
     checks: &ResultChecks<'_>,
 ) -> Result<ResultClaims, EnvelopeError> {
-    let claims: ResultClaims = parse_claims(verified.payload())?;
+    let claims = ResultClaims::from_object(json::parse_object(verified.payload())?)?;
     claims.validate()?;
     if claims.iss != checks.issuer {
         return Err(EnvelopeError::WrongIssuer);
@@ -477,15 +471,18 @@ impl CommandClaims {
     /// without duplicate members), not yet [`validate`](CommandClaims::validate)d. Every
     /// failure, of JSON or of schema, is [`EnvelopeError::InvalidClaims`].
     pub fn from_json(text: &[u8]) -> Result<Self, EnvelopeError> {
-        parse_claims(text).map_err(|e| match e {
-            EnvelopeError::InvalidClaims(why) => EnvelopeError::InvalidClaims(why),
-            _ => EnvelopeError::InvalidClaims("claims are not a JSON object"),
-        })
+        let object = json::parse_object(text)
+            .map_err(|_| EnvelopeError::InvalidClaims("claims are not a JSON object"))?;
+        Self::from_object(object)
     }
 }
 
-fn parse_claims<T: DeserializeOwned>(payload: &[u8]) -> Result<T, EnvelopeError> {
-    let object = json::parse_object(payload)?;
-    serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|_| EnvelopeError::InvalidClaims("claims do not match the envelope schema"))
+impl ResultClaims {
+    /// Parses result claims from JSON text, not yet [`validate`](ResultClaims::validate)d;
+    /// as [`CommandClaims::from_json`].
+    pub fn from_json(text: &[u8]) -> Result<Self, EnvelopeError> {
+        let object = json::parse_object(text)
+            .map_err(|_| EnvelopeError::InvalidClaims("claims are not a JSON object"))?;
+        Self::from_object(object)
+    }
 }

@@ -12,11 +12,10 @@ use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{EncodedPoint, SecretKey};
 use rand_core::CryptoRngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::json::{self, Object, ObjectWriter};
+use super::json::{self, Object, ObjectWriter, Value};
 use super::{JoseError, b64};
 
 /// `kty` of an elliptic-curve key (RFC 7518 §6.1).
@@ -25,8 +24,7 @@ pub const KTY_EC: &str = "EC";
 pub const CRV_P256: &str = "P-256";
 
 /// The private scalar `d` of a JWK, in base64url. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(transparent)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct JwkSecret(String);
 
 impl JwkSecret {
@@ -58,33 +56,25 @@ impl fmt::Debug for JwkSecret {
 /// than `kty` are optional here so that a JWKS holding keys of other types still parses; use
 /// [`PublicKey::from_jwk`] or [`PrivateKey::from_jwk`] to validate one. Parse untrusted text
 /// with [`Jwk::from_json`], which refuses duplicate members.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Jwk {
     /// Key type; `"EC"` for every key this profile accepts.
     pub kty: String,
     /// Curve; `"P-256"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
     /// Affine x coordinate, 32 bytes big-endian, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
     /// Affine y coordinate, 32 bytes big-endian, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
     /// Private scalar, 32 bytes big-endian, base64url; present only in private keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<JwkSecret>,
     /// Key id; by default the RFC 7638 thumbprint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     /// Intended use: `"sig"` or `"enc"` (RFC 7517 §4.2).
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
     /// Intended algorithm (RFC 7517 §4.4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
     /// Permitted operations (RFC 7517 §4.3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ops: Option<Vec<String>>,
 }
 
@@ -94,8 +84,49 @@ impl Jwk {
         Self::from_object(json::parse_object(bytes)?)
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, JoseError> {
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+    /// Reads a JWK from a parsed object: `kty` a string; `crv`, `x`, `y`, `d`, `kid`, `use`
+    /// and `alg` strings when present (`null` counts as absent); `key_ops` an array of strings;
+    /// other members ignored (RFC 7517 §4).
+    pub(crate) fn from_object(mut object: Object) -> Result<Self, JoseError> {
+        let mut text = |name: &str| -> Result<Option<String>, JoseError> {
+            match object.remove(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(JoseError::InvalidKey),
+            }
+        };
+        let kty = text("kty")?.ok_or(JoseError::InvalidKey)?;
+        let crv = text("crv")?;
+        let x = text("x")?;
+        let y = text("y")?;
+        let d = text("d")?.map(JwkSecret);
+        let kid = text("kid")?;
+        let use_ = text("use")?;
+        let alg = text("alg")?;
+        let key_ops = match object.remove("key_ops") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(s) => Ok(s),
+                        _ => Err(JoseError::InvalidKey),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err(JoseError::InvalidKey),
+        };
+        Ok(Self {
+            kty,
+            crv,
+            x,
+            y,
+            d,
+            kid,
+            use_,
+            alg,
+            key_ops,
+        })
     }
 
     /// Compact JSON text of this JWK, members in a fixed order. Includes `d` when present.
@@ -148,7 +179,7 @@ impl Jwk {
 }
 
 /// A JWK Set (RFC 7517 §5), as published at `/.well-known/jwks.json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct JwkSet {
     /// The keys, in publication order.
     pub keys: Vec<Jwk>,
@@ -157,8 +188,18 @@ pub struct JwkSet {
 impl JwkSet {
     /// Parses a JWK Set from JSON, refusing duplicate members at any depth.
     pub fn from_json(bytes: &[u8]) -> Result<Self, JoseError> {
-        let object = json::parse_object(bytes)?;
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+        let mut object = json::parse_object(bytes)?;
+        let Some(Value::Array(keys)) = object.remove("keys") else {
+            return Err(JoseError::InvalidKey);
+        };
+        let keys = keys
+            .into_iter()
+            .map(|key| match key {
+                Value::Object(key) => Jwk::from_object(key),
+                _ => Err(JoseError::InvalidKey),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { keys })
     }
 
     /// Compact JSON text of the set. Private members are included if present: publish only
@@ -317,8 +358,8 @@ fn public_from_members(jwk: &Jwk) -> Result<PublicKey, JoseError> {
 }
 
 /// Validates an `epk` header value (RFC 7518 §4.6.1.1): a public P-256 JWK, nothing else.
-pub(crate) fn epk_from_value(value: &serde_json::Value) -> Result<PublicKey, JoseError> {
-    let serde_json::Value::Object(object) = value else {
+pub(crate) fn epk_from_value(value: &Value) -> Result<PublicKey, JoseError> {
+    let Value::Object(object) = value else {
         return Err(JoseError::InvalidEpk);
     };
     let jwk = Jwk::from_object(object.clone()).map_err(|_| JoseError::InvalidEpk)?;
@@ -472,3 +513,11 @@ impl fmt::Debug for UncheckedPrivateKey {
             .finish_non_exhaustive()
     }
 }
+
+super::json::serde_via_json!(Jwk, Jwk::to_json, |v| match v {
+    Value::Object(object) => Jwk::from_object(object),
+    _ => Err(JoseError::InvalidKey),
+});
+super::json::serde_via_json!(JwkSet, JwkSet::to_json, |v: Value| {
+    JwkSet::from_json(v.to_json().as_bytes())
+});

@@ -4,6 +4,7 @@ use core::fmt;
 
 use crate::apdu::{ApduError, StatusWord};
 
+use super::provision::WriteRefusal;
 use super::session::SessionStatus;
 
 /// Why an 18013-5 message, key, certificate or document was refused.
@@ -111,6 +112,17 @@ pub enum OfflineError {
     /// An NFC command the applet does not expect in its state (SELECT missing, GET RESPONSE
     /// with nothing pending, wrong class byte).
     UnexpectedCommand,
+
+    // --- Writing at the counter (our extension, `offline::provision`) ---
+    /// The phone refused the write, for the reason it gave.
+    WriteRefused(WriteRefusal),
+    /// The phone answered the write request like a plain 18013-5 wallet: it does not support
+    /// writing.
+    WriteUnsupported,
+    /// The document's MSO is not bound to the device key made for this write.
+    KeyNotBound,
+    /// The new device key's proof of possession does not verify for this session.
+    InvalidKeyProof,
 }
 
 impl OfflineError {
@@ -153,6 +165,10 @@ impl OfflineError {
             Self::MessageTooLarge => "message_too_large",
             Self::InvalidEnvelope => "invalid_envelope",
             Self::UnexpectedCommand => "unexpected_command",
+            Self::WriteRefused(_) => "write_refused",
+            Self::WriteUnsupported => "write_unsupported",
+            Self::KeyNotBound => "key_not_bound",
+            Self::InvalidKeyProof => "invalid_key_proof",
         }
     }
 
@@ -218,6 +234,12 @@ impl fmt::Display for OfflineError {
             Self::MessageTooLarge => f.write_str("message too large"),
             Self::InvalidEnvelope => f.write_str("invalid ENVELOPE data object"),
             Self::UnexpectedCommand => f.write_str("unexpected NFC command"),
+            Self::WriteRefused(reason) => {
+                write!(f, "the phone refused the write ({})", reason.code())
+            }
+            Self::WriteUnsupported => f.write_str("the phone does not support writing"),
+            Self::KeyNotBound => f.write_str("document not bound to the new device key"),
+            Self::InvalidKeyProof => f.write_str("invalid proof of possession of the new key"),
         }
     }
 }

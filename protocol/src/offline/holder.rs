@@ -220,6 +220,15 @@ impl Holder {
         Ok(SessionData::data(data).to_bytes())
     }
 
+    /// The session's cipher and transcript, for an extension that continues the session
+    /// ([`super::provision`]); only while a request is being answered.
+    pub(crate) fn into_session(self) -> Result<(SessionCipher, SessionTranscript), OfflineError> {
+        match (self.state, self.session) {
+            (State::Responding, Some(session)) => Ok((session.cipher, session.transcript)),
+            _ => Err(OfflineError::UnexpectedMessage),
+        }
+    }
+
     /// Ends the session: `SessionData` with status 20.
     pub fn terminate(&mut self) -> Vec<u8> {
         self.state = State::Ended;

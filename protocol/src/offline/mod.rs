@@ -16,6 +16,8 @@
 //! - [`terminal`] and [`phone`]: the reader's and the phone's whole NFC flows (handover,
 //!   session, policy, device authentication) as sans-IO roles, APDU in, APDU out, shared by
 //!   the kiosk and the npm package; [`state`]: the phone's document state (JSON).
+//! - [`provision`]: writing at the counter, our extension on the same session (key
+//!   generation, an issuer-signed document bound to it, atomic store).
 //! - [`nfc`]: ISO-DEP framing for data retrieval (ENVELOPE with chaining, GET RESPONSE,
 //!   extended length).
 //!
@@ -37,6 +39,7 @@ pub mod nfc;
 pub mod phone;
 pub mod pki;
 pub mod present;
+pub mod provision;
 pub mod reader;
 pub mod request;
 pub mod response;

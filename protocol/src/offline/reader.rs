@@ -183,6 +183,15 @@ impl Reader {
             .collect()
     }
 
+    /// The session's cipher and transcript, for an extension that continues the session
+    /// ([`super::provision`]); only while a response is awaited.
+    pub(crate) fn into_session(self) -> Result<(SessionCipher, SessionTranscript), OfflineError> {
+        match self.state {
+            State::AwaitingResponse => Ok((self.cipher, self.transcript)),
+            _ => Err(OfflineError::UnexpectedMessage),
+        }
+    }
+
     /// Ends the session: `SessionData` with status 20.
     pub fn terminate(&mut self) -> Vec<u8> {
         self.state = State::Ended;

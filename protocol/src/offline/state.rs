@@ -8,7 +8,11 @@
 //! ```
 //!
 //! The device key may instead live on a virtual chip: `{ "chip": { "state": "<path>" } }`
-//! (only the kiosk can use it).
+//! (only the kiosk can use it), optionally under a named slot (`"slot": "dk-…"`; the chip's
+//! `device-key` when absent). A document written at a counter (`offline::provision`) is bound
+//! to a fresh key of its own, recorded with it (`"device_key"` in the document, in the same
+//! form); documents without one use the state's. State files without per-document keys load
+//! as before.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -32,14 +36,38 @@ pub enum StoredDeviceKey {
     Chip {
         /// The chip's state file.
         state: String,
+        /// The key's name in the applet's `mdoc` namespace (the chip's `device-key` when
+        /// absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slot: Option<String>,
     },
+}
+
+impl StoredDeviceKey {
+    /// The key itself when it is in software (`None` when it lives on a chip).
+    pub fn software(&self) -> Result<Option<SecretKey>, StateError> {
+        match self {
+            Self::Software(hex_key) => {
+                let bytes =
+                    Zeroizing::new(crate::hex::decode(hex_key).ok_or(StateError::DeviceKey)?);
+                SecretKey::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|_| StateError::DeviceKey)
+            }
+            Self::Chip { .. } => Ok(None),
+        }
+    }
 }
 
 impl fmt::Debug for StoredDeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Software(_) => f.write_str("Software(..)"),
-            Self::Chip { state } => f.debug_struct("Chip").field("state", state).finish(),
+            Self::Chip { state, slot } => f
+                .debug_struct("Chip")
+                .field("state", state)
+                .field("slot", slot)
+                .finish(),
         }
     }
 }
@@ -59,6 +87,21 @@ pub struct StoredDocument {
     pub doc_type: String,
     /// `IssuerSigned`, hex.
     pub issuer_signed: String,
+    /// The key this document is bound to, when not the state's (a document written at a
+    /// counter gets a fresh key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<StoredDeviceKey>,
+}
+
+/// A stored document, parsed, with the key it is bound to.
+#[derive(Clone, Debug)]
+pub struct HeldDocument {
+    /// The document type.
+    pub doc_type: String,
+    /// The document.
+    pub issuer_signed: IssuerSigned,
+    /// Its device key (its own, or the state's).
+    pub key: StoredDeviceKey,
 }
 
 /// The phone's state.
@@ -139,16 +182,7 @@ impl PhoneState {
 
     /// The software device key (`None` when it lives on a chip).
     pub fn software_key(&self) -> Result<Option<SecretKey>, StateError> {
-        match &self.device_key {
-            StoredDeviceKey::Software(hex_key) => {
-                let bytes =
-                    Zeroizing::new(crate::hex::decode(hex_key).ok_or(StateError::DeviceKey)?);
-                SecretKey::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|_| StateError::DeviceKey)
-            }
-            StoredDeviceKey::Chip { .. } => Ok(None),
-        }
+        self.device_key.software()
     }
 
     /// The stored documents, parsed.
@@ -166,5 +200,32 @@ impl PhoneState {
                 Ok((d.doc_type.clone(), signed))
             })
             .collect()
+    }
+
+    /// The stored documents, parsed, each with the key it is bound to; a software key is
+    /// checked to be a P-256 scalar.
+    pub fn held_documents(&self) -> Result<Vec<HeldDocument>, StateError> {
+        self.documents()?
+            .into_iter()
+            .zip(&self.documents)
+            .map(|((doc_type, issuer_signed), stored)| {
+                let key = stored
+                    .device_key
+                    .clone()
+                    .unwrap_or_else(|| self.device_key.clone());
+                key.software()?;
+                Ok(HeldDocument {
+                    doc_type,
+                    issuer_signed,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds `document`, replacing one of the same type.
+    pub fn store(&mut self, document: StoredDocument) {
+        self.documents.retain(|d| d.doc_type != document.doc_type);
+        self.documents.push(document);
     }
 }

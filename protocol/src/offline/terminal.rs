@@ -6,6 +6,9 @@
 //! APDU in, APDU out: [`TerminalRole::start`] gives the first command, each response goes to
 //! [`handle_response`](TerminalRole::handle_response), which gives the next command or the
 //! phone's [`DeviceResponse`]; [`verify`](TerminalRole::verify) checks the requested document.
+//!
+//! Its first part, the engagement and SELECT, is [`TerminalEngagement`] on its own, for other
+//! flows on the same session (writing at the counter, [`super::provision`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -117,12 +120,170 @@ pub enum TerminalPhase {
     Done,
 }
 
-enum State {
+/// The phone's engagement, and the mdoc application selected.
+#[derive(Clone, Debug)]
+pub struct Engaged {
+    /// The device engagement.
+    pub engagement: DeviceEngagement,
+    /// How it was received (the transcript's handover).
+    pub handover: Handover,
+    /// The APDU limits both sides accept.
+    pub limits: Limits,
+}
+
+/// What to do after a response during the engagement.
+#[derive(Debug)]
+pub enum EngageNext {
+    /// Send this command.
+    Command(Command),
+    /// Engaged and selected: the session can start.
+    Engaged(Engaged),
+}
+
+enum EngageState {
     Handover(NdefTagReader),
     Select {
         engagement: DeviceEngagement,
         handover: Handover,
     },
+    Done,
+}
+
+/// The engagement (NFC static handover, or QR text) and SELECT of the mdoc application, sans
+/// IO: the start of every terminal flow.
+pub struct TerminalEngagement {
+    state: EngageState,
+    extended: bool,
+    qr: bool,
+    limits: Option<Limits>,
+}
+
+impl fmt::Debug for TerminalEngagement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TerminalEngagement")
+            .field("qr", &self.qr)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TerminalEngagement {
+    /// Starts: by QR when `qr_engagement` (`mdoc:…`) is given (the first command is then
+    /// SELECT), by NFC static handover otherwise. `extended`: whether the transport takes
+    /// extended-length APDUs.
+    pub fn start(
+        qr_engagement: Option<&str>,
+        extended: bool,
+    ) -> Result<(Self, Command), TerminalError> {
+        match qr_engagement {
+            Some(qr) => {
+                let engagement =
+                    DeviceEngagement::from_qr(qr).map_err(TerminalError::Engagement)?;
+                let nfc = engagement
+                    .nfc()
+                    .ok_or(TerminalError::Engagement(OfflineError::NoRetrievalMethod))?;
+                let limits = Limits::negotiate(nfc, extended).map_err(TerminalError::Engagement)?;
+                Ok((
+                    Self {
+                        state: EngageState::Select {
+                            engagement,
+                            handover: Handover::Qr,
+                        },
+                        extended,
+                        qr: true,
+                        limits: Some(limits),
+                    },
+                    nfc::select_command(),
+                ))
+            }
+            None => {
+                let (tag, command) = NdefTagReader::start();
+                Ok((
+                    Self {
+                        state: EngageState::Handover(tag),
+                        extended,
+                        qr: false,
+                        limits: None,
+                    },
+                    command,
+                ))
+            }
+        }
+    }
+
+    /// Whether the phone's NDEF tag is being read (else SELECT is out).
+    pub fn in_handover(&self) -> bool {
+        matches!(self.state, EngageState::Handover(_))
+    }
+
+    /// `"nfc"` or `"qr"`: how the engagement came.
+    pub fn kind(&self) -> &'static str {
+        if self.qr { "qr" } else { "nfc" }
+    }
+
+    /// The negotiated data field limits, once the engagement is known.
+    pub fn limits(&self) -> Option<Limits> {
+        self.limits
+    }
+
+    /// The response to the last command: the next command, or the engagement once the
+    /// application is selected.
+    pub fn handle_response(&mut self, response: &Response) -> Result<EngageNext, TerminalError> {
+        match core::mem::replace(&mut self.state, EngageState::Done) {
+            EngageState::Handover(mut tag) => {
+                match tag
+                    .handle_response(response)
+                    .map_err(TerminalError::Engagement)?
+                {
+                    TagNext::Command(next) => {
+                        self.state = EngageState::Handover(tag);
+                        Ok(EngageNext::Command(next))
+                    }
+                    TagNext::Message(message) => {
+                        let select =
+                            HandoverSelect::parse(&message).map_err(TerminalError::Engagement)?;
+                        let nfc = select
+                            .nfc()
+                            .ok_or(TerminalError::Engagement(OfflineError::NoRetrievalMethod))?;
+                        self.limits = Some(
+                            Limits::negotiate(nfc, self.extended)
+                                .map_err(TerminalError::Engagement)?,
+                        );
+                        self.state = EngageState::Select {
+                            engagement: select.engagement().clone(),
+                            handover: Handover::NfcStatic {
+                                select: select.as_bytes().to_vec(),
+                            },
+                        };
+                        Ok(EngageNext::Command(nfc::select_command()))
+                    }
+                }
+            }
+            EngageState::Select {
+                engagement,
+                handover,
+            } => {
+                if response.sw != StatusWord::Ok {
+                    return Err(TerminalError::Session(OfflineError::UnexpectedStatusWord(
+                        response.sw,
+                    )));
+                }
+                let limits = self
+                    .limits
+                    .ok_or(TerminalError::Engagement(OfflineError::NoRetrievalMethod))?;
+                Ok(EngageNext::Engaged(Engaged {
+                    engagement,
+                    handover,
+                    limits,
+                }))
+            }
+            EngageState::Done => Err(TerminalError::Session(OfflineError::UnexpectedMessage)),
+        }
+    }
+}
+
+enum State {
+    Engaging(TerminalEngagement),
     Request(ReaderExchange),
     Closing {
         exchange: ReaderExchange,
@@ -135,7 +296,7 @@ enum State {
 pub struct TerminalRole {
     request: TerminalRequest,
     e_reader_key: Option<SecretKey>,
-    nfc_options: Option<nfc::Limits>,
+    nfc_options: Option<Limits>,
     qr: bool,
     reader: Option<Reader>,
     state: State,
@@ -161,37 +322,15 @@ impl TerminalRole {
         rng: &mut impl CryptoRngCore,
     ) -> Result<(Self, Command), TerminalError> {
         let e_reader_key = Some(SecretKey::random(rng));
-        let mut role = Self {
+        let (engaging, command) = TerminalEngagement::start(qr_engagement, request.extended)?;
+        let role = Self {
             request,
             e_reader_key,
-            nfc_options: None,
-            qr: qr_engagement.is_some(),
+            nfc_options: engaging.limits(),
+            qr: engaging.qr,
             reader: None,
-            state: State::Done,
+            state: State::Engaging(engaging),
             commands: 1,
-        };
-        let command = match qr_engagement {
-            Some(qr) => {
-                let engagement =
-                    DeviceEngagement::from_qr(qr).map_err(TerminalError::Engagement)?;
-                let nfc = engagement
-                    .nfc()
-                    .ok_or(TerminalError::Engagement(OfflineError::NoRetrievalMethod))?;
-                role.nfc_options = Some(
-                    Limits::negotiate(nfc, role.request.extended)
-                        .map_err(TerminalError::Engagement)?,
-                );
-                role.state = State::Select {
-                    engagement,
-                    handover: Handover::Qr,
-                };
-                nfc::select_command()
-            }
-            None => {
-                let (tag, command) = NdefTagReader::start();
-                role.state = State::Handover(tag);
-                command
-            }
         };
         Ok((role, command))
     }
@@ -199,8 +338,8 @@ impl TerminalRole {
     /// Where the flow is.
     pub fn phase(&self) -> TerminalPhase {
         match self.state {
-            State::Handover(_) => TerminalPhase::Handover,
-            State::Select { .. } => TerminalPhase::Select,
+            State::Engaging(ref engaging) if engaging.in_handover() => TerminalPhase::Handover,
+            State::Engaging(_) => TerminalPhase::Select,
             State::Request(_) => TerminalPhase::Request,
             State::Closing { .. } => TerminalPhase::Closing,
             State::Done => TerminalPhase::Done,
@@ -245,44 +384,20 @@ impl TerminalRole {
 
     fn step(&mut self, response: &Response) -> Result<TerminalNext, TerminalError> {
         match core::mem::replace(&mut self.state, State::Done) {
-            State::Handover(mut tag) => {
-                match tag
-                    .handle_response(response)
-                    .map_err(TerminalError::Engagement)?
-                {
-                    TagNext::Command(next) => {
-                        self.state = State::Handover(tag);
-                        Ok(TerminalNext::Command(next))
+            State::Engaging(mut engaging) => {
+                let next = engaging.handle_response(response);
+                self.nfc_options = engaging.limits();
+                let Engaged {
+                    engagement,
+                    handover,
+                    ..
+                } = match next? {
+                    EngageNext::Command(next) => {
+                        self.state = State::Engaging(engaging);
+                        return Ok(TerminalNext::Command(next));
                     }
-                    TagNext::Message(message) => {
-                        let select =
-                            HandoverSelect::parse(&message).map_err(TerminalError::Engagement)?;
-                        let nfc = select
-                            .nfc()
-                            .ok_or(TerminalError::Engagement(OfflineError::NoRetrievalMethod))?;
-                        self.nfc_options = Some(
-                            Limits::negotiate(nfc, self.request.extended)
-                                .map_err(TerminalError::Engagement)?,
-                        );
-                        self.state = State::Select {
-                            engagement: select.engagement().clone(),
-                            handover: Handover::NfcStatic {
-                                select: select.as_bytes().to_vec(),
-                            },
-                        };
-                        Ok(TerminalNext::Command(nfc::select_command()))
-                    }
-                }
-            }
-            State::Select {
-                engagement,
-                handover,
-            } => {
-                if response.sw != StatusWord::Ok {
-                    return Err(TerminalError::Session(OfflineError::UnexpectedStatusWord(
-                        response.sw,
-                    )));
-                }
+                    EngageNext::Engaged(engaged) => engaged,
+                };
                 let key = self
                     .e_reader_key
                     .take()

@@ -14,7 +14,8 @@ use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use kazashi_protocol::apdu::Response;
 use kazashi_protocol::offline::mso::format_rfc3339;
 use kazashi_protocol::offline::phone::{
-    DeviceAuthMode, DeviceKey, PhoneEngagement, PhoneEvent, PhoneHooks, PhoneOptions, PhoneRole,
+    DeviceAuthMode, DeviceKey, PhoneDocument, PhoneEngagement, PhoneEvent, PhoneHooks,
+    PhoneOptions, PhoneRole,
 };
 use kazashi_protocol::offline::pki::{Certificate, TrustList};
 use kazashi_protocol::offline::state::PhoneState;
@@ -194,18 +195,29 @@ impl Phone {
             object(options, "options")?
         };
         let state = PhoneState::parse(&state).map_err(|e| Failure::new(e.code(), e.to_string()))?;
-        let key = state
-            .software_key()
+        // Each document with its key: a key written at a counter in software loads; a key on
+        // a chip cannot be used here.
+        let mut documents = Vec::new();
+        for held in state
+            .held_documents()
             .map_err(|e| Failure::new(e.code(), e.to_string()))?
-            .ok_or_else(|| {
-                Failure::new(
-                    "invalid_state",
-                    "the state's device key lives on a chip; only a software key works here",
-                )
-            })?;
-        let documents = state
-            .documents()
-            .map_err(|e| Failure::new(e.code(), e.to_string()))?;
+        {
+            let key = held
+                .key
+                .software()
+                .map_err(|e| Failure::new(e.code(), e.to_string()))?
+                .ok_or_else(|| {
+                    Failure::new(
+                        "invalid_state",
+                        "a device key of the state lives on a chip; only software keys work here",
+                    )
+                })?;
+            documents.push(PhoneDocument {
+                doc_type: held.doc_type,
+                issuer_signed: held.issuer_signed,
+                key: DeviceKey::Software(key),
+            });
+        }
         let engagement = match string(&options, "engagement")?.as_deref() {
             None | Some("nfc") => PhoneEngagement::Nfc,
             Some("qr") => PhoneEngagement::Qr,
@@ -229,9 +241,8 @@ impl Phone {
             max_command_len: limit(&options, "maxCommand", 65_535)?,
             max_response_len: limit(&options, "maxResponse", 65_536)?,
         };
-        let role = PhoneRole::new(
+        let role = PhoneRole::with_documents(
             documents,
-            DeviceKey::Software(key),
             PhoneOptions {
                 engagement,
                 auth,
@@ -342,6 +353,28 @@ impl PhoneHooks for JsHooks {
             PhoneEvent::CannotAnswer(reason) => {
                 vec![("type", "cannot_answer".into()), ("reason", reason.into())]
             }
+            // Writes at the counter: this holder makes no keys, so every write ends refused
+            // (`key_generation`) after `write_requested`.
+            PhoneEvent::WriteRefused(code) => {
+                vec![("type", "write_refused".into()), ("code", code.into())]
+            }
+            PhoneEvent::WriteAuthorized { doc_type, reader } => vec![
+                ("type", "write_requested".into()),
+                ("docType", doc_type.into()),
+                ("subject", reader.into()),
+            ],
+            PhoneEvent::NewKeySent => vec![("type", "new_key_sent".into())],
+            PhoneEvent::DocumentRefused(code) => {
+                vec![("type", "document_refused".into()), ("code", code.into())]
+            }
+            PhoneEvent::Stored {
+                doc_type,
+                documents,
+            } => vec![
+                ("type", "stored".into()),
+                ("docType", doc_type.into()),
+                ("documents", (documents as u32).into()),
+            ],
         };
         for (name, value) in fields {
             if set(&out, name, &value).is_err() {
