@@ -10,10 +10,11 @@ mod mdoc;
 use kazashi_protocol::apdu::{Command, Response};
 use kazashi_protocol::offline::engagement::NfcOptions;
 use kazashi_protocol::offline::phone::{
-    DeviceAuthMode, DeviceKey, NoHooks, PhoneEngagement, PhoneEvent, PhoneHooks, PhoneOptions,
-    PhoneRole,
+    DeviceAuthMode, DeviceKey, NewDeviceKey, NoHooks, PhoneEngagement, PhoneEvent, PhoneHooks,
+    PhoneOptions, PhoneRole,
 };
 use kazashi_protocol::offline::pki::{Certificate, TrustList, Usage};
+use kazashi_protocol::offline::provision;
 use kazashi_protocol::offline::state::{PhoneState, StateError, StoredDeviceKey, StoredDocument};
 use kazashi_protocol::offline::terminal::{
     TerminalError, TerminalNext, TerminalPhase, TerminalRequest, TerminalRole,
@@ -533,4 +534,319 @@ fn the_phone_state_format() {
         "{error:?}"
     );
     assert_eq!(error.code(), "invalid_state");
+}
+
+/// The terminal side of a write at the counter (engagement by `TerminalEngagement`, then
+/// `provision::TerminalWrite`) against `phone`: the document issued by `issuer` to the key the
+/// phone makes. The phone's confirmation, or the first error.
+fn write_over(
+    phone: &mut PhoneRole,
+    hooks: &mut dyn PhoneHooks,
+    writer: &Party,
+    issuer: &Party,
+) -> Result<provision::Written, OfflineError> {
+    use kazashi_protocol::offline::nfc::{Limits, Next, ReaderExchange};
+    use kazashi_protocol::offline::terminal::{EngageNext, Engaged, TerminalEngagement};
+    fn exchange(
+        phone: &mut PhoneRole,
+        hooks: &mut dyn PhoneHooks,
+        message: &[u8],
+        limits: Limits,
+    ) -> Result<Vec<u8>, OfflineError> {
+        let (mut exchange, mut command) = ReaderExchange::start(message, limits)?;
+        loop {
+            let answer = phone.transmit(&command.to_bytes().unwrap(), NOW, hooks);
+            match exchange.handle_response(&Response::parse(&answer).unwrap())? {
+                Next::Command(next) => command = next,
+                Next::Message(reply) => return reply.ok_or(OfflineError::MissingField("data")),
+            }
+        }
+    }
+    let (mut engaging, mut command) = TerminalEngagement::start(None, true).unwrap();
+    let Engaged {
+        engagement,
+        handover,
+        limits,
+    } = loop {
+        let answer = phone.transmit(&command.to_bytes().unwrap(), NOW, hooks);
+        match engaging
+            .handle_response(&Response::parse(&answer).unwrap())
+            .unwrap()
+        {
+            EngageNext::Command(next) => command = next,
+            EngageNext::Engaged(engaged) => break engaged,
+        }
+    };
+    assert_eq!(engaging.kind(), "nfc");
+    let reader = Reader::new(&engagement, &handover, &mut OsRng);
+    let (awaiting_key, establishment) =
+        provision::TerminalWrite::start(reader, MDL, &writer.leaf_key, &writer.chain())?;
+    let reply = exchange(phone, hooks, &establishment, limits)?;
+    let received = awaiting_key.handle(&reply)?;
+    let document = issue(
+        issuer,
+        received.device_key(),
+        validity(NOW - DAY, NOW + YEAR),
+    );
+    let (awaiting_stored, store) = received.store(&document)?;
+    let reply = exchange(phone, hooks, &store, limits)?;
+    awaiting_stored.handle(&reply)
+}
+
+/// Hooks of a phone that accepts writes: keys in software or "on a chip" (an external signer
+/// keyed by name), a store that can be made to fail.
+#[derive(Default)]
+struct Writer {
+    external: bool,
+    keys: Vec<(String, SigningKey)>,
+    fail_store: bool,
+    stored: Vec<(String, IssuerSigned)>,
+    events: Vec<PhoneEvent>,
+}
+
+impl PhoneHooks for Writer {
+    fn sign_digest(&mut self, key: &str, digest: [u8; 32]) -> Option<Signature> {
+        let (_, signer) = self.keys.iter().find(|(name, _)| name == key)?;
+        signer.sign_prehash(&digest).ok()
+    }
+
+    fn new_device_key(&mut self, doc_type: &str) -> Option<NewDeviceKey> {
+        assert_eq!(doc_type, MDL);
+        let secret = SecretKey::random(&mut OsRng);
+        let public = secret.public_key();
+        if self.external {
+            let name = format!("dk-{}", self.keys.len());
+            self.keys.push((name.clone(), SigningKey::from(&secret)));
+            Some(NewDeviceKey {
+                key: DeviceKey::External(name),
+                public,
+            })
+        } else {
+            Some(NewDeviceKey {
+                key: DeviceKey::Software(secret),
+                public,
+            })
+        }
+    }
+
+    fn store(&mut self, doc_type: &str, issuer_signed: &IssuerSigned, _key: &DeviceKey) -> bool {
+        if self.fail_store {
+            return false;
+        }
+        self.stored.push((doc_type.into(), issuer_signed.clone()));
+        true
+    }
+
+    fn event(&mut self, event: PhoneEvent) {
+        self.events.push(event);
+    }
+}
+
+#[test]
+fn the_phone_accepts_a_write_then_presents_the_written_document() {
+    let s = setup();
+    let writer = Party::new("Counter", Usage::ReaderAuth);
+    for external in [false, true] {
+        let mut phone = PhoneRole::new(
+            Vec::new(),
+            DeviceKey::Software(s.device_key.clone()),
+            PhoneOptions {
+                reader_trust: Some(writer.trust()),
+                ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
+            },
+            &mut OsRng,
+        )
+        .unwrap();
+        let mut hooks = Writer {
+            external,
+            ..Writer::default()
+        };
+        let written = write_over(&mut phone, &mut hooks, &writer, &s.issuer).unwrap();
+        assert_eq!(hooks.stored.len(), 1);
+        assert_eq!(
+            written.digest(),
+            <[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(
+                hooks.stored[0].1.to_bytes()
+            ))
+        );
+        assert_eq!(
+            hooks.events,
+            vec![
+                PhoneEvent::WriteAuthorized {
+                    doc_type: MDL.into(),
+                    reader: writer.leaf.subject(),
+                },
+                PhoneEvent::NewKeySent,
+                PhoneEvent::Stored {
+                    doc_type: MDL.into(),
+                    documents: 1,
+                },
+            ]
+        );
+        assert_eq!(phone.document_count(), 1);
+        assert_eq!(
+            matches!(phone.documents()[0].key, DeviceKey::External(ref n) if n == "dk-0"),
+            external
+        );
+        // The new document is presented with its own key (the phone's other key would not
+        // verify against its MSO).
+        assert!(phone.tap(&mut OsRng).unwrap());
+        let (doc, _) = run(
+            &mut phone,
+            &mut hooks,
+            None,
+            request(None, true),
+            &s.issuer.trust(),
+        );
+        assert_document(&doc.unwrap(), DeviceAuthKind::Signature);
+    }
+}
+
+#[test]
+fn the_phone_refuses_writes_it_cannot_or_may_not_take() {
+    let s = setup();
+    let writer = Party::new("Counter", Usage::ReaderAuth);
+    let stranger = Party::new("Stranger", Usage::ReaderAuth);
+    let phone = |trust: Option<TrustList>| {
+        PhoneRole::new(
+            s.documents.clone(),
+            DeviceKey::Software(s.device_key.clone()),
+            PhoneOptions {
+                reader_trust: trust,
+                ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
+            },
+            &mut OsRng,
+        )
+        .unwrap()
+    };
+    // No reader roots: no terminal may write.
+    let mut hooks = Writer::default();
+    let error = write_over(&mut phone(None), &mut hooks, &writer, &s.issuer).unwrap_err();
+    assert_eq!(
+        error,
+        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
+    );
+    assert_eq!(hooks.events.len(), 1);
+    assert!(matches!(hooks.events[0], PhoneEvent::WriteRefused(_)));
+    assert!(hooks.stored.is_empty());
+    // A terminal that does not chain to the roots.
+    let mut hooks = Writer::default();
+    let error = write_over(
+        &mut phone(Some(writer.trust())),
+        &mut hooks,
+        &stranger,
+        &s.issuer,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
+    );
+    assert!(hooks.stored.is_empty());
+    // A shell that makes no keys (the default hooks, as the npm package's holder).
+    let mut hooks = Recorder::default();
+    let error = write_over(
+        &mut phone(Some(writer.trust())),
+        &mut hooks,
+        &writer,
+        &s.issuer,
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        OfflineError::WriteRefused(provision::WriteRefusal::KeyGeneration)
+    );
+    assert_eq!(
+        hooks.events.last(),
+        Some(&PhoneEvent::WriteRefused("key_generation"))
+    );
+    // A store that fails: refused, and the phone does not hold the document.
+    let mut hooks = Writer {
+        fail_store: true,
+        ..Writer::default()
+    };
+    let mut failing = phone(Some(writer.trust()));
+    let error = write_over(&mut failing, &mut hooks, &writer, &s.issuer).unwrap_err();
+    assert_eq!(
+        error,
+        OfflineError::WriteRefused(provision::WriteRefusal::Storage)
+    );
+    assert_eq!(failing.document_count(), 1, "the old document only");
+    assert!(
+        !hooks
+            .events
+            .iter()
+            .any(|e| matches!(e, PhoneEvent::Stored { .. }))
+    );
+}
+
+#[test]
+fn the_phone_state_with_per_document_keys() {
+    let s = setup();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let written_key = SecretKey::random(&mut OsRng);
+    let written = issue(
+        &s.issuer,
+        &written_key.public_key(),
+        validity(NOW - DAY, NOW + YEAR),
+    );
+    let mut state = PhoneState {
+        device_key: StoredDeviceKey::Software(hex(&s.device_key.to_bytes())),
+        documents: vec![StoredDocument {
+            doc_type: MDL.into(),
+            issuer_signed: hex(&s.documents[0].1.to_bytes()),
+            device_key: None,
+        }],
+    };
+    state.store(StoredDocument {
+        doc_type: "org.example.written".into(),
+        issuer_signed: hex(&written.to_bytes()),
+        device_key: Some(StoredDeviceKey::Software(hex(&written_key.to_bytes()))),
+    });
+    let json = state.to_json();
+    let parsed = PhoneState::parse(&json).unwrap();
+    let held = parsed.held_documents().unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0].key.software().unwrap().unwrap(), s.device_key);
+    assert_eq!(held[1].key.software().unwrap().unwrap(), written_key);
+    assert_eq!(held[1].issuer_signed, written);
+    // Replacing a document of the same type.
+    state.store(StoredDocument {
+        doc_type: MDL.into(),
+        issuer_signed: hex(&written.to_bytes()),
+        device_key: None,
+    });
+    assert_eq!(state.documents.len(), 2);
+    assert_eq!(state.documents[1].doc_type, MDL);
+    // A file of the old format (no per-document keys, no chip slot) loads as before.
+    let old = PhoneState::parse(&format!(
+        r#"{{"device_key":{{"chip":{{"state":"/x"}}}},"documents":[{{"doc_type":"{MDL}","issuer_signed":"{}"}}]}}"#,
+        hex(&s.documents[0].1.to_bytes())
+    ))
+    .unwrap();
+    let held = old.held_documents().unwrap();
+    assert!(matches!(
+        &held[0].key,
+        StoredDeviceKey::Chip { state, slot: None } if state == "/x"
+    ));
+    assert!(!old.to_json().contains("slot"), "absent fields stay absent");
+    assert!(!old.to_json().contains("\"device_key\": null"));
+    // A document's key on a chip slot; a bad per-document software key is refused.
+    let chip = PhoneState::parse(&format!(
+        r#"{{"device_key":{{"software":"{}"}},"documents":[{{"doc_type":"x","issuer_signed":"{}","device_key":{{"chip":{{"state":"/c","slot":"dk-1"}}}}}}]}}"#,
+        hex(&s.device_key.to_bytes()),
+        hex(&written.to_bytes())
+    ))
+    .unwrap();
+    assert!(matches!(
+        &chip.held_documents().unwrap()[0].key,
+        StoredDeviceKey::Chip { slot: Some(slot), .. } if slot == "dk-1"
+    ));
+    let bad = PhoneState::parse(&format!(
+        r#"{{"device_key":{{"software":"{}"}},"documents":[{{"doc_type":"x","issuer_signed":"{}","device_key":{{"software":"00"}}}}]}}"#,
+        hex(&s.device_key.to_bytes()),
+        hex(&written.to_bytes())
+    ))
+    .unwrap();
+    assert_eq!(bad.held_documents().unwrap_err(), StateError::DeviceKey);
 }
