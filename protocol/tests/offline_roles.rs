@@ -849,4 +849,11 @@ fn the_phone_state_with_per_document_keys() {
     ))
     .unwrap();
     assert_eq!(bad.held_documents().unwrap_err(), StateError::DeviceKey);
+    // The state's own key is checked even when no document uses it.
+    let bad_state_key =
+        PhoneState::parse(r#"{"device_key":{"software":"zz"},"documents":[]}"#).unwrap();
+    assert_eq!(
+        bad_state_key.held_documents().unwrap_err(),
+        StateError::DeviceKey
+    );
 }

@@ -396,6 +396,25 @@ test('kazashi-kiosk read reads the JS OfflineHolder through pcscd and vpcd', asy
   ], { PCSCLITE_CSOCK_NAME: pcsc.socket });
   assert.equal(out.status, 8, out.stderr);
   assert.match(out.stderr, /not_trusted/);
+
+  // 7. A document written at a counter is bound to a key of its own (the state's key is another
+  // one): the holder signs with the document's key, else the kiosk would refuse the signature.
+  const parsed = JSON.parse(state);
+  const perDocument = {
+    device_key: { software: '00'.repeat(31) + '01' },
+    documents: parsed.documents.map((d) => ({ ...d, device_key: parsed.device_key })),
+  };
+  holder = await OfflineHolder.create({ state: perDocument });
+  json = ok(await read([]));
+  assert.equal(json.device_auth, 'signature');
+  assert.equal(json.items[NS].family_name, 'Yamada');
+  const wrongKey = { ...perDocument, documents: parsed.documents.map((d) => ({ ...d, device_key: perDocument.device_key })) };
+  holder = await OfflineHolder.create({ state: wrongKey });
+  out = await read([]);
+  assert.notEqual(out.status, 0, 'a document signed with a key its MSO does not name is refused');
+  // A document whose key is on a chip cannot be used here.
+  const chipBound = { ...parsed, documents: parsed.documents.map((d) => ({ ...d, device_key: { chip: { state: '/x', slot: 'dk-1' } } })) };
+  await assert.rejects(OfflineHolder.create({ state: chipBound }), { code: 'invalid_state' });
 });
 
 // Runs a program to its end without blocking the event loop (the card answers from it).

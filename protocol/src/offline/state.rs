@@ -202,9 +202,10 @@ impl PhoneState {
             .collect()
     }
 
-    /// The stored documents, parsed, each with the key it is bound to; a software key is
-    /// checked to be a P-256 scalar.
+    /// The stored documents, parsed, each with the key it is bound to; every software key
+    /// (the state's too) is checked to be a P-256 scalar.
     pub fn held_documents(&self) -> Result<Vec<HeldDocument>, StateError> {
+        self.device_key.software()?;
         self.documents()?
             .into_iter()
             .zip(&self.documents)

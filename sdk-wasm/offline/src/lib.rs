@@ -196,7 +196,17 @@ impl Phone {
         };
         let state = PhoneState::parse(&state).map_err(|e| Failure::new(e.code(), e.to_string()))?;
         // Each document with its key: a key written at a counter in software loads; a key on
-        // a chip cannot be used here.
+        // a chip (the state's, or a document's) cannot be used here.
+        let chip_bound = || {
+            Failure::new(
+                "invalid_state",
+                "a device key of the state lives on a chip; only software keys work here",
+            )
+        };
+        state
+            .software_key()
+            .map_err(|e| Failure::new(e.code(), e.to_string()))?
+            .ok_or_else(chip_bound)?;
         let mut documents = Vec::new();
         for held in state
             .held_documents()
@@ -206,12 +216,7 @@ impl Phone {
                 .key
                 .software()
                 .map_err(|e| Failure::new(e.code(), e.to_string()))?
-                .ok_or_else(|| {
-                    Failure::new(
-                        "invalid_state",
-                        "a device key of the state lives on a chip; only software keys work here",
-                    )
-                })?;
+                .ok_or_else(chip_bound)?;
             documents.push(PhoneDocument {
                 doc_type: held.doc_type,
                 issuer_signed: held.issuer_signed,
