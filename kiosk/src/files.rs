@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ciborium::Value;
-use kazashi_protocol::offline::IssuerSigned;
 use kazashi_protocol::offline::mso::ValidityInfo;
 use kazashi_protocol::offline::pki::{Certificate, CertificateBuilder, Profile, TrustList, Usage};
 use kazashi_protocol::offline::present;
@@ -14,7 +13,6 @@ use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
 use p256::{PublicKey, SecretKey};
 use rand_core::OsRng;
-use serde::{Deserialize, Serialize};
 
 use crate::chip::{self, Chip};
 use crate::error::KioskError;
@@ -157,124 +155,44 @@ pub(crate) fn make_pki(dir: &Path, country: &str) -> Result<Vec<PathBuf>, KioskE
     Ok(written)
 }
 
-/// Where the phone's device key lives.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum DeviceKey {
-    /// In the state file (hex scalar): allows device MAC and signature.
-    Software(String),
-    /// Generated on a virtual chip (a `kazashi-se` state file) in the ID-store applet; the
-    /// chip signs. Device signature only (the applet does no ECDH).
-    Chip {
-        /// The chip's state file.
-        state: PathBuf,
-        /// The key's name in the applet's `mdoc` namespace (`device-key` when absent).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        slot: Option<String>,
-    },
-}
+/// The phone's state file: `kazashi_protocol::offline::state`'s format (shared with the npm
+/// package's `OfflineHolder`); this shell reads and writes the file and opens the chip.
+pub(crate) use kazashi_protocol::offline::state::{
+    PhoneState, StoredDeviceKey as DeviceKey, StoredDocument,
+};
 
-/// A software device key (an error for a key on a chip).
-pub(crate) fn software_key(key: &DeviceKey) -> Result<SecretKey, KioskError> {
-    match key {
-        DeviceKey::Software(hex_key) => {
-            let bytes = zeroize::Zeroizing::new(
-                hex::decode(hex_key)
-                    .map_err(|_| KioskError::File("device key: invalid hex".into()))?,
-            );
-            SecretKey::from_slice(&bytes)
-                .map_err(|_| KioskError::File("device key: invalid P-256 scalar".into()))
-        }
-        DeviceKey::Chip { .. } => Err(KioskError::File("device key: on a chip".into())),
-    }
-}
-
-/// One stored document.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct StoredDocument {
-    /// The document type.
-    pub(crate) doc_type: String,
-    /// `IssuerSigned`, hex.
-    pub(crate) issuer_signed: String,
-    /// The key this document is bound to, when not the state's (documents written at a
-    /// counter each get a fresh key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) device_key: Option<DeviceKey>,
-}
-
-/// A stored document, parsed, with the key it is bound to.
-pub(crate) struct HeldDocument {
-    /// The document type.
-    pub(crate) doc_type: String,
-    /// The document.
-    pub(crate) issuer_signed: IssuerSigned,
-    /// Its device key.
-    pub(crate) key: DeviceKey,
-}
-
-/// The phone's state file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct PhoneState {
-    /// The device key every document is bound to.
-    pub(crate) device_key: DeviceKey,
-    /// The documents.
-    pub(crate) documents: Vec<StoredDocument>,
-}
-
-impl PhoneState {
+/// The state file's I/O, and what needs the kiosk's chip.
+pub(crate) trait PhoneStateFile: Sized {
     /// Loads the state file.
-    pub(crate) fn load(path: &Path) -> Result<Self, KioskError> {
-        serde_json::from_str(&read_text(path)?).map_err(|e| file_error(path, e))
-    }
-
-    /// Saves the state file (owner-only).
-    pub(crate) fn save(&self, path: &Path) -> Result<(), KioskError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| file_error(path, e))?;
-        write_private(path, &text)
-    }
-
+    fn load(path: &Path) -> Result<Self, KioskError>;
+    /// Saves the state file (owner-only) atomically: a temporary file beside it, fsync,
+    /// rename, fsync of the directory. A reader of the file sees the old state or the new
+    /// one, never a mixture.
+    fn save(&self, path: &Path) -> Result<(), KioskError>;
     /// The device public key.
-    pub(crate) fn device_public_key(&self) -> Result<PublicKey, KioskError> {
+    fn device_public_key(&self) -> Result<PublicKey, KioskError>;
+}
+
+impl PhoneStateFile for PhoneState {
+    fn load(path: &Path) -> Result<Self, KioskError> {
+        PhoneState::parse(&zeroize::Zeroizing::new(read_text(path)?))
+            .map_err(|e| file_error(path, e))
+    }
+
+    fn save(&self, path: &Path) -> Result<(), KioskError> {
+        write_private(path, self.to_json().as_bytes())
+    }
+
+    fn device_public_key(&self) -> Result<PublicKey, KioskError> {
         match &self.device_key {
-            DeviceKey::Software(_) => Ok(software_key(&self.device_key)?.public_key()),
-            DeviceKey::Chip { state, slot } => {
-                Chip::open(state)?.public_key(slot.as_deref().unwrap_or(chip::DEFAULT_SLOT))
-            }
+            DeviceKey::Software(_) => Ok(self
+                .software_key()
+                .map_err(|e| KioskError::File(e.to_string()))?
+                .map(|k| k.public_key())
+                .ok_or_else(|| KioskError::File("device key".into()))?),
+            DeviceKey::Chip { state, slot } => Chip::open(Path::new(state))?
+                .public_key(slot.as_deref().unwrap_or(chip::DEFAULT_SLOT)),
         }
-    }
-
-    /// The stored documents, parsed, each with its device key.
-    pub(crate) fn documents(&self) -> Result<Vec<HeldDocument>, KioskError> {
-        self.documents
-            .iter()
-            .map(|d| {
-                let bytes = hex::decode(&d.issuer_signed)
-                    .map_err(|_| KioskError::File("document: invalid hex".into()))?;
-                let signed = IssuerSigned::parse(&bytes)
-                    .map_err(|e| KioskError::File(format!("document: {e}")))?;
-                Ok(HeldDocument {
-                    doc_type: d.doc_type.clone(),
-                    issuer_signed: signed,
-                    key: d
-                        .device_key
-                        .clone()
-                        .unwrap_or_else(|| self.device_key.clone()),
-                })
-            })
-            .collect()
-    }
-
-    /// Adds `document` (replacing one of the same type) and saves the state atomically: a
-    /// temporary file beside it, fsync, rename, fsync of the directory. A reader of the file
-    /// sees the old state or the new one, never a mixture.
-    pub(crate) fn store(
-        &mut self,
-        path: &Path,
-        document: StoredDocument,
-    ) -> Result<(), KioskError> {
-        self.documents.retain(|d| d.doc_type != document.doc_type);
-        self.documents.push(document);
-        self.save(path)
     }
 }
 
@@ -332,7 +250,7 @@ impl Issue<'_> {
                 Some(chip) => {
                     Chip::open(chip)?.generate(chip::DEFAULT_SLOT)?;
                     DeviceKey::Chip {
-                        state: chip.to_path_buf(),
+                        state: chip.to_string_lossy().into_owned(),
                         slot: None,
                     }
                 }

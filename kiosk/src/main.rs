@@ -26,6 +26,7 @@ use kazashi_se::{PcscReader, TransportError};
 use p256::ecdsa::SigningKey;
 
 use crate::error::KioskError;
+use crate::files::PhoneStateFile;
 use crate::phone::{Auth, Engagement, Phone, PhoneOptions};
 use crate::read::ReadOptions;
 

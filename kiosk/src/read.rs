@@ -1,16 +1,14 @@
 //! `kazashi-kiosk read`: the reader's flow over any card transport (PC/SC in production).
 //! Engagement by NFC static handover (the phone's NDEF tag) or by QR text, then NFC data
-//! retrieval on the same card. All protocol decisions are `kazashi_protocol::offline`'s.
+//! retrieval on the same card. All protocol decisions are `kazashi_protocol::offline`'s
+//! (`terminal::TerminalRole`, shared with the npm package's `OfflineReader`).
 
 use kazashi_protocol::apdu::{Command, Response};
-use kazashi_protocol::offline::ndef::HandoverSelect;
-use kazashi_protocol::offline::ndef_tag::{NdefTagReader, TagNext};
-use kazashi_protocol::offline::nfc::{self, Limits, Next, ReaderExchange};
 use kazashi_protocol::offline::pki::TrustList;
-use kazashi_protocol::offline::{
-    DeviceEngagement, DeviceRequest, DocRequest, Handover, ItemsRequest, OfflineError, Reader,
-    ReaderEvent, VerifiedDocument,
+use kazashi_protocol::offline::terminal::{
+    TerminalError, TerminalNext, TerminalPhase, TerminalRequest, TerminalRole,
 };
+use kazashi_protocol::offline::{OfflineError, VerifiedDocument};
 use kazashi_se::CardTransport;
 use p256::ecdsa::SigningKey;
 use rand_core::OsRng;
@@ -47,132 +45,102 @@ pub(crate) struct ReadResult {
     pub(crate) apdus: usize,
 }
 
-/// A card and the APDUs sent to it.
-pub(crate) struct Link<'a, T: CardTransport> {
-    pub(crate) transport: &'a mut T,
-    pub(crate) apdus: usize,
+/// Sends one command on the transport: the first failing means the phone is not ready yet,
+/// a later one that it left.
+pub(crate) fn send<T: CardTransport>(
+    transport: &mut T,
+    command: &Command,
+    first: bool,
+) -> Result<Response, KioskError> {
+    let bytes = command
+        .to_bytes()
+        .map_err(|e| KioskError::Session(OfflineError::Apdu(e)))?;
+    let answer = transport.transmit(&bytes).map_err(|e| {
+        if first {
+            KioskError::NotReady(e)
+        } else {
+            KioskError::Interrupted(e)
+        }
+    })?;
+    Response::parse(&answer).map_err(|e| KioskError::Session(OfflineError::Apdu(e)))
 }
 
-impl<T: CardTransport> Link<'_, T> {
-    fn send(&mut self, command: &Command) -> Result<Response, KioskError> {
-        let bytes = command
-            .to_bytes()
-            .map_err(|e| KioskError::Session(OfflineError::Apdu(e)))?;
-        self.apdus += 1;
-        let answer = self.transport.transmit(&bytes).map_err(|e| {
-            if self.apdus == 1 {
-                KioskError::NotReady(e)
-            } else {
-                KioskError::Interrupted(e)
-            }
-        })?;
-        Response::parse(&answer).map_err(|e| KioskError::Session(OfflineError::Apdu(e)))
-    }
-
-    /// One session message out, the phone's answer back.
-    pub(crate) fn exchange(
-        &mut self,
-        message: &[u8],
-        limits: Limits,
-    ) -> Result<Option<Vec<u8>>, KioskError> {
-        let (mut exchange, mut command) =
-            ReaderExchange::start(message, limits).map_err(KioskError::Session)?;
-        loop {
-            let response = self.send(&command)?;
-            match exchange
-                .handle_response(&response)
-                .map_err(KioskError::Session)?
-            {
-                Next::Command(next) => command = next,
-                Next::Message(reply) => return Ok(reply),
-            }
+pub(crate) fn terminal_error(error: TerminalError) -> KioskError {
+    match error {
+        TerminalError::Engagement(e) => KioskError::Engagement(e),
+        TerminalError::Session(e) => KioskError::Session(e),
+        TerminalError::Verification(e) => KioskError::Verification(e),
+        no_document @ TerminalError::NoDocument { .. } => {
+            KioskError::NoDocument(no_document.to_string())
         }
     }
 }
 
-/// Reads and verifies one document. `progress` gets a line per step, for a person.
+/// Reads and verifies one document: `kazashi_protocol::offline::terminal::TerminalRole`'s
+/// flow over `transport`. `progress` gets a line per step, for a person.
 pub(crate) fn read<T: CardTransport>(
     transport: &mut T,
     options: &ReadOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ReadResult, KioskError> {
-    let mut link = Link {
-        transport,
-        apdus: 0,
+    let request = TerminalRequest {
+        doc_type: options.doc_type.clone(),
+        items: options.items.clone(),
+        reader_auth: options.reader_auth.clone(),
+        extended: options.extended,
     };
-    let Engaged {
-        engagement,
-        handover,
-        limits,
-        how,
-    } = engage(
-        &mut link,
-        options.engagement.as_deref(),
-        options.extended,
-        progress,
-    )?;
-    let mut reader = Reader::new(&engagement, &handover, &mut OsRng);
-    let mut items = ItemsRequest::new(&options.doc_type);
-    for (ns, name) in &options.items {
-        items = items.with(ns, name, false);
-    }
-    let doc_request = match &options.reader_auth {
-        Some((key, chain)) => DocRequest::signed(items, reader.transcript(), key, chain),
-        None => DocRequest::new(items),
-    };
-    let establishment = reader
-        .request(&DeviceRequest::new(vec![doc_request]))
-        .map_err(KioskError::Session)?;
-    progress(&format!(
-        "Asking for {} item(s){}",
-        options.items.len(),
-        if options.reader_auth.is_some() {
-            ", reader authenticated"
-        } else {
-            ""
-        }
-    ));
-    let reply = link
-        .exchange(&establishment, limits)?
-        .ok_or(KioskError::Session(OfflineError::MissingField("data")))?;
-    let event = match reader.handle_message(&reply) {
-        Ok(event) => event,
-        Err(error) => {
-            // Tell the phone why, if it is still there; the error is what matters.
-            let _ = link.exchange(&reader.abort(&error), limits);
-            return Err(KioskError::Session(error));
-        }
-    };
-    let response = match event {
-        ReaderEvent::Response { response, ended } => {
-            if !ended {
-                let _ = link.exchange(&reader.terminate(), limits);
+    progress(if options.engagement.is_some() {
+        "Engagement from the QR code"
+    } else {
+        "Reading the phone's NFC handover…"
+    });
+    let (mut role, mut command) =
+        TerminalRole::start(options.engagement.as_deref(), request, &mut OsRng)
+            .map_err(terminal_error)?;
+    let announce = |role: &TerminalRole, progress: &mut dyn FnMut(&str)| match role.phase() {
+        TerminalPhase::Select => progress(&format!(
+            "Opening the session ({} APDUs)",
+            match role.limits() {
+                Some(limits) if limits.extended() => "extended",
+                _ => "short",
             }
-            response
+        )),
+        TerminalPhase::Request => progress(&format!(
+            "Asking for {} item(s){}",
+            options.items.len(),
+            if role.reader_auth() {
+                ", reader authenticated"
+            } else {
+                ""
+            }
+        )),
+        _ => {}
+    };
+    let mut phase = role.phase();
+    announce(&role, progress);
+    let response = loop {
+        let answer = match send(transport, &command, role.commands() == 1) {
+            Ok(answer) => answer,
+            Err(error) => match role.transport_lost() {
+                // The phone left during the goodbye: the response is in.
+                Some(outcome) => break outcome.map_err(terminal_error)?,
+                None => return Err(error),
+            },
+        };
+        let next = role.handle_response(&answer).map_err(terminal_error)?;
+        if role.phase() != phase {
+            phase = role.phase();
+            announce(&role, progress);
         }
-        ReaderEvent::Terminated => {
-            return Err(KioskError::Session(OfflineError::SessionTerminated));
+        match next {
+            TerminalNext::Command(next) => command = next,
+            TerminalNext::Done(response) => break response,
         }
     };
     progress("Response received; verifying");
-    let index = response
-        .documents
-        .iter()
-        .position(|d| d.doc_type == options.doc_type)
-        .ok_or_else(|| {
-            KioskError::NoDocument(format!(
-                "the phone returned no {} (status {}, {} document error(s))",
-                options.doc_type,
-                response.status,
-                response.document_errors.len()
-            ))
-        })?;
-    let document = reader
+    let document = role
         .verify(&response, &options.trust, options.now)
-        .into_iter()
-        .nth(index)
-        .ok_or_else(|| KioskError::NoDocument(options.doc_type.clone()))?
-        .map_err(KioskError::Verification)?;
+        .map_err(terminal_error)?;
     progress(&format!(
         "Verified: issued by {}, device {}",
         document.issuer().subject(),
@@ -180,83 +148,8 @@ pub(crate) fn read<T: CardTransport>(
     ));
     Ok(ReadResult {
         document,
-        engagement: how,
-        reader_auth: options.reader_auth.is_some(),
-        apdus: link.apdus,
-    })
-}
-
-/// The phone's engagement, and the NFC data retrieval application selected.
-pub(crate) struct Engaged {
-    /// The device engagement.
-    pub(crate) engagement: DeviceEngagement,
-    /// How it was received (the transcript's handover).
-    pub(crate) handover: Handover,
-    /// The APDU limits both sides accept.
-    pub(crate) limits: Limits,
-    /// `"nfc"` or `"qr"`.
-    pub(crate) how: &'static str,
-}
-
-/// Engagement by the QR text `qr`, or by NFC static handover when absent; then SELECT of the
-/// 18013-5 NFC application.
-pub(crate) fn engage<T: CardTransport>(
-    link: &mut Link<'_, T>,
-    qr: Option<&str>,
-    extended: bool,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Engaged, KioskError> {
-    let (engagement, handover, nfc_options, how) = match qr {
-        Some(qr) => {
-            progress("Engagement from the QR code");
-            let engagement = DeviceEngagement::from_qr(qr).map_err(KioskError::Engagement)?;
-            let nfc = engagement
-                .nfc()
-                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
-            (engagement, Handover::Qr, nfc, "qr")
-        }
-        None => {
-            progress("Reading the phone's NFC handover…");
-            let (mut tag, mut command) = NdefTagReader::start();
-            let message = loop {
-                let response = link.send(&command)?;
-                match tag
-                    .handle_response(&response)
-                    .map_err(KioskError::Engagement)?
-                {
-                    TagNext::Command(next) => command = next,
-                    TagNext::Message(message) => break message,
-                }
-            };
-            let select = HandoverSelect::parse(&message).map_err(KioskError::Engagement)?;
-            let nfc = select
-                .nfc()
-                .ok_or(KioskError::Engagement(OfflineError::NoRetrievalMethod))?;
-            let handover = Handover::NfcStatic {
-                select: select.as_bytes().to_vec(),
-            };
-            (select.engagement().clone(), handover, nfc, "nfc")
-        }
-    };
-    let limits = Limits::negotiate(nfc_options, extended).map_err(KioskError::Engagement)?;
-    progress(&format!(
-        "Opening the session ({} APDUs)",
-        if limits.extended() {
-            "extended"
-        } else {
-            "short"
-        }
-    ));
-    let selected = link.send(&nfc::select_command())?;
-    if selected.sw != kazashi_protocol::apdu::StatusWord::Ok {
-        return Err(KioskError::Session(OfflineError::UnexpectedStatusWord(
-            selected.sw,
-        )));
-    }
-    Ok(Engaged {
-        engagement,
-        handover,
-        limits,
-        how,
+        engagement: role.engagement_kind(),
+        reader_auth: role.reader_auth(),
+        apdus: role.commands(),
     })
 }

@@ -6,9 +6,12 @@
 use std::path::Path;
 
 use ciborium::Value;
+use kazashi_protocol::apdu::{Command, Response};
 use kazashi_protocol::offline::mso::{ValidityInfo, format_rfc3339};
+use kazashi_protocol::offline::nfc::{Limits, Next, ReaderExchange};
 use kazashi_protocol::offline::present;
 use kazashi_protocol::offline::provision::{self, TerminalWrite};
+use kazashi_protocol::offline::terminal::{EngageNext, Engaged, TerminalEngagement};
 use kazashi_protocol::offline::{OfflineError, Reader};
 use kazashi_se::CardTransport;
 use p256::ecdsa::SigningKey;
@@ -16,7 +19,7 @@ use rand_core::OsRng;
 
 use crate::error::KioskError;
 use crate::files;
-use crate::read::{Engaged, Link, engage};
+use crate::read::{send, terminal_error};
 
 /// Per namespace, the elements and their values.
 pub(crate) type NameSpaces = Vec<(String, Vec<(String, Value)>)>;
@@ -79,12 +82,14 @@ pub(crate) fn write<T: CardTransport>(
         transport,
         apdus: 0,
     };
-    let Engaged {
-        engagement,
-        handover,
-        limits,
+    let (
+        Engaged {
+            engagement,
+            handover,
+            limits,
+        },
         how,
-    } = engage(
+    ) = engage(
         &mut link,
         options.engagement.as_deref(),
         options.extended,
@@ -143,11 +148,78 @@ pub(crate) fn write<T: CardTransport>(
     })
 }
 
+/// A card and the APDUs sent to it.
+struct Link<'a, T: CardTransport> {
+    transport: &'a mut T,
+    apdus: usize,
+}
+
+impl<T: CardTransport> Link<'_, T> {
+    fn send(&mut self, command: &Command) -> Result<Response, KioskError> {
+        self.apdus += 1;
+        send(self.transport, command, self.apdus == 1)
+    }
+
+    /// One session message out, the phone's answer back (the protocol's ISO-DEP framing).
+    fn exchange(&mut self, message: &[u8], limits: Limits) -> Result<Option<Vec<u8>>, KioskError> {
+        let (mut exchange, mut command) =
+            ReaderExchange::start(message, limits).map_err(KioskError::Session)?;
+        loop {
+            let response = self.send(&command)?;
+            match exchange
+                .handle_response(&response)
+                .map_err(KioskError::Session)?
+            {
+                Next::Command(next) => command = next,
+                Next::Message(reply) => return Ok(reply),
+            }
+        }
+    }
+}
+
+/// The protocol's engagement (`TerminalEngagement`, shared with `read`) over the link: by the
+/// QR text `qr`, or by NFC static handover when absent; then SELECT. Also `"nfc"` or `"qr"`.
+fn engage<T: CardTransport>(
+    link: &mut Link<'_, T>,
+    qr: Option<&str>,
+    extended: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Engaged, &'static str), KioskError> {
+    progress(if qr.is_some() {
+        "Engagement from the QR code"
+    } else {
+        "Reading the phone's NFC handover…"
+    });
+    let (mut engaging, mut command) =
+        TerminalEngagement::start(qr, extended).map_err(terminal_error)?;
+    let mut announced = false;
+    loop {
+        if !announced && !engaging.in_handover() {
+            announced = true;
+            progress(&format!(
+                "Opening the session ({} APDUs)",
+                match engaging.limits() {
+                    Some(limits) if limits.extended() => "extended",
+                    _ => "short",
+                }
+            ));
+        }
+        let response = link.send(&command)?;
+        match engaging
+            .handle_response(&response)
+            .map_err(terminal_error)?
+        {
+            EngageNext::Command(next) => command = next,
+            EngageNext::Engaged(engaged) => return Ok((engaged, engaging.kind())),
+        }
+    }
+}
+
 /// Tells the phone why (when its own message did not already end the session) and returns
 /// the error.
 fn fail<T: CardTransport>(
     link: &mut Link<'_, T>,
-    limits: kazashi_protocol::offline::nfc::Limits,
+    limits: Limits,
     error: OfflineError,
 ) -> KioskError {
     if !matches!(

@@ -1,5 +1,5 @@
 // Type-checked (never run) by types.test.mjs with `tsc --strict`: the package's declarations
-// for the relay and kazashi/testing, as an application would use them (ESM).
+// for the relay, kazashi/testing and kazashi/offline, as an application would use them (ESM).
 import { Relay, KazashiError, verifyResult, type RelayEvent, type Transport } from 'kazashi';
 import { VirtualSecureElement, initialize } from 'kazashi/testing';
 
@@ -35,3 +35,25 @@ export async function relayed(launchUrl: string, state: string): Promise<string>
 new Relay({});
 // @ts-expect-error: transmit takes bytes.
 new VirtualSecureElement().transmit('00A4040000');
+
+// kazashi/offline: both roles, as a phone app shell would use them.
+import { OfflineReader, OfflineHolder, type OfflineDocument } from 'kazashi/offline';
+
+export async function phoneToPhone(state: string, root: string): Promise<string> {
+  using holder = await OfflineHolder.create({
+    state,
+    readerTrust: [root],
+    requireReaderAuth: true,
+    onRequest: ({ items, reader }) => (reader === null ? false : items),
+    onEvent: (event) => void event.type,
+  });
+  holder.tap();
+  const qr: string = holder.engagementQr();
+  const reader = new OfflineReader({ transport: async (apdu) => holder.transmit(apdu), issuerTrust: root, engagement: qr });
+  const doc: OfflineDocument = await reader.read({ docType: 'org.iso.18013.5.1.mDL', items: { 'org.iso.18013.5.1': ['portrait'] } });
+  const portrait = doc.items['org.iso.18013.5.1'].portrait;
+  return `${doc.deviceAuth} ${doc.validity.validUntil} ${portrait instanceof Uint8Array ? portrait.length : 0}`;
+}
+
+// @ts-expect-error: the issuer roots are required.
+new OfflineReader({ transport: async (apdu: Uint8Array) => apdu });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 
-test('the declarations of Relay and kazashi/testing type-check (ESM and CommonJS)', () => {
+test('the declarations of Relay, kazashi/testing and kazashi/offline type-check (ESM and CommonJS)', () => {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const out = spawnSync(process.execPath, [
     tsc, '--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2022,dom,esnext.disposable',

@@ -19,6 +19,13 @@ fn requirements() -> PathBuf {
 
 /// Installs the Debian packages and creates the yubikit venv when missing.
 pub(crate) fn ensure() -> Result<(), String> {
+    ensure_pcscd()?;
+    ensure_yubikit()
+}
+
+/// Installs the Debian packages only (pcscd, vpcd, libpcsclite): what a test that runs its
+/// own pcscd needs (the npm package's offline tests).
+pub(crate) fn ensure_pcscd() -> Result<(), String> {
     let probes: [(&str, bool); 6] = [
         ("pcscd", have("pcscd")),
         ("vsmartcard-vpcd", Path::new(VPCD_DRIVER).exists()),
@@ -36,7 +43,7 @@ pub(crate) fn ensure() -> Result<(), String> {
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
-    ensure_yubikit()
+    Ok(())
 }
 
 /// Where Debian's vsmartcard-vpcd puts the driver (and where the tests look for it).

@@ -24,6 +24,10 @@ const RELAY_STEM: &str = "kazashi_sdk_relay_wasm";
 /// that the main entry does not grow.
 const TESTING_CRATE: &str = "kazashi-sdk-testing-wasm";
 const TESTING_STEM: &str = "kazashi_sdk_testing_wasm";
+/// The `kazashi/offline` entry's wasm (the ISO/IEC 18013-5 reader and holder roles): a module
+/// of its own, so that the main entry does not carry the mdoc stack.
+const OFFLINE_CRATE: &str = "kazashi-sdk-offline-wasm";
+const OFFLINE_STEM: &str = "kazashi_sdk_offline_wasm";
 /// The profile of modules built for speed (the fallback's arithmetic, the virtual chip).
 const SPEED: &str = "wasm-release";
 /// The profile of modules built for size (the main module, the relay's): opt-level "s".
@@ -45,7 +49,7 @@ struct Module {
     level: &'static str,
 }
 
-const MODULES: [Module; 4] = [
+const MODULES: [Module; 5] = [
     // The main module: parsing and checks only (its cryptography is WebCrypto's). Built for
     // size: opt-level "s" and -Oz make it about a sixth smaller than opt-level 3 and -O3, at a
     // few per cent of each operation's time (docs/performance.md).
@@ -81,6 +85,16 @@ const MODULES: [Module; 4] = [
         krate: TESTING_CRATE,
         artifact: TESTING_STEM,
         stem: TESTING_STEM,
+        features: "",
+        profile: SPEED,
+        level: "-O3",
+    },
+    // `kazashi/offline`'s module (the 18013-5 terminal and phone roles). -Oz would save 16 KB
+    // raw and nothing gzipped (docs/performance.md).
+    Module {
+        krate: OFFLINE_CRATE,
+        artifact: OFFLINE_STEM,
+        stem: OFFLINE_STEM,
         features: "",
         profile: SPEED,
         level: "-O3",
@@ -229,15 +243,21 @@ pub(crate) fn build() -> Result<PathBuf, String> {
         "testing.cjs",
         "testing.mjs",
         "testing.d.ts",
+        "offline-api.js",
+        "offline.js",
+        "offline.cjs",
+        "offline.mjs",
+        "offline.d.ts",
         "package.json",
     ] {
         copy(&js.join(name), &pkg.join(name))?;
     }
     copy(&js.join("index.d.ts"), &pkg.join("index.d.cts"))?;
     copy(&js.join("testing.d.ts"), &pkg.join("testing.d.cts"))?;
+    copy(&js.join("offline.d.ts"), &pkg.join("offline.d.cts"))?;
     copy(&js.join("README.md"), &pkg.join("README.md"))?;
     // The ESM sources shared by the browser and Node entries, as CommonJS for Node.
-    for name in ["api", "relay", "testing-api"] {
+    for name in ["api", "relay", "testing-api", "offline-api"] {
         let esm = read(&js.join(format!("{name}.js")))?;
         fs::write(pkg.join(format!("{name}.cjs")), commonjs(&esm)?)
             .map_err(|e| format!("cannot write {name}.cjs: {e}"))?;
@@ -278,6 +298,7 @@ pub(crate) fn build() -> Result<PathBuf, String> {
 pub(crate) fn test() -> Result<(), String> {
     let tarball = build()?;
     let server = server_binary()?;
+    let kiosk = kiosk_binary()?;
     util::ensure_chromium()?;
     let project = scratch_project("npm-tests", "sdk-tests", &tarball)?;
     step("npm package: Node and Chromium suites against the installed tarball");
@@ -285,7 +306,10 @@ pub(crate) fn test() -> Result<(), String> {
         &project,
         "node",
         &["--test"],
-        &[("KAZASHI_SERVER", path_str(&server)?)],
+        &[
+            ("KAZASHI_SERVER", path_str(&server)?),
+            ("KAZASHI_KIOSK", path_str(&kiosk)?),
+        ],
     )
 }
 
@@ -311,6 +335,16 @@ fn server_binary() -> Result<PathBuf, String> {
         &["build", "--release", "-p", "kazashi-server"],
     )?;
     Ok(root.join("target/release/kazashi-server"))
+}
+
+/// `kazashi-kiosk`, debug build (the offline tests play its phone and reader roles against
+/// the package's), and what its PC/SC side needs (pcscd with vpcd, for the holder test).
+fn kiosk_binary() -> Result<PathBuf, String> {
+    let root = root();
+    crate::pcsc::ensure_pcscd()?;
+    step("npm package: kazashi-kiosk for the offline tests");
+    run(&root, "cargo", &["build", "-p", "kazashi-kiosk"])?;
+    Ok(root.join("target/debug/kazashi-kiosk"))
 }
 
 /// Copies `sdk-wasm/<source>/` (without node_modules) to `target/<name>/`, `npm ci`s it from
@@ -436,7 +470,7 @@ fn commonjs(esm: &str) -> Result<String, String> {
 /// Prints the size of each entry's files, raw and gzipped (`gzip -9`).
 fn report_sizes(pkg: &Path) {
     step("npm package: sizes (raw / gzip -9)");
-    let entries: [(&str, &[&str]); 7] = [
+    let entries: [(&str, &[&str]); 8] = [
         (
             "main entry, browsers and bundlers (browser.js + api.js + web glue + wasm)",
             &[
@@ -495,6 +529,15 @@ fn report_sizes(pkg: &Path) {
                 "testing-api.js",
                 "web/kazashi_sdk_testing_wasm.js",
                 "web/kazashi_sdk_testing_wasm_bg.wasm",
+            ],
+        ),
+        (
+            "kazashi/offline, browser (offline.js + offline-api.js + web glue + wasm)",
+            &[
+                "offline.js",
+                "offline-api.js",
+                "web/kazashi_sdk_offline_wasm.js",
+                "web/kazashi_sdk_offline_wasm_bg.wasm",
             ],
         ),
     ];

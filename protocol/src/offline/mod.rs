@@ -13,6 +13,9 @@
 //!   signature or MAC) and test issuance; [`pki`]: X.509 trust lists and a certificate
 //!   builder; [`cose`]: the COSE profile.
 //! - [`reader`] and [`holder`]: the two sessions as sans-IO state machines.
+//! - [`terminal`] and [`phone`]: the reader's and the phone's whole NFC flows (handover,
+//!   session, policy, device authentication) as sans-IO roles, APDU in, APDU out, shared by
+//!   the kiosk and the npm package; [`state`]: the phone's document state (JSON).
 //! - [`provision`]: writing at the counter, our extension on the same session (key
 //!   generation, an issuer-signed document bound to it, atomic store).
 //! - [`nfc`]: ISO-DEP framing for data retrieval (ENVELOPE with chaining, GET RESPONSE,
@@ -33,6 +36,7 @@ pub mod mso;
 pub mod ndef;
 pub mod ndef_tag;
 pub mod nfc;
+pub mod phone;
 pub mod pki;
 pub mod present;
 pub mod provision;
@@ -40,6 +44,8 @@ pub mod reader;
 pub mod request;
 pub mod response;
 pub mod session;
+pub mod state;
+pub mod terminal;
 pub mod transcript;
 pub mod verify;
 
