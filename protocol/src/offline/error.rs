@@ -111,6 +111,26 @@ pub enum OfflineError {
     /// An NFC command the applet does not expect in its state (SELECT missing, GET RESPONSE
     /// with nothing pending, wrong class byte).
     UnexpectedCommand,
+
+    // --- BLE transport (18013-5 §8.3.3.1.1) ---
+    /// A BLE characteristic value with no bytes (every chunk has its `0x00`/`0x01` prefix).
+    BleEmptyChunk,
+    /// A BLE chunk whose first byte is neither `0x01` (more follows) nor `0x00` (last).
+    BleInvalidPrefix,
+    /// A BLE chunk longer than the link's characteristic value (`ATT_MTU − 3`, at most 512).
+    BleChunkTooLong,
+    /// The chunks of a BLE message do not make exactly one CBOR data item: a chunk was lost,
+    /// repeated or reordered, or the message was cut short.
+    BleIncompleteMessage,
+    /// A BLE chunk arrived when no message was due (after the last chunk of one message and
+    /// before the next request or answer).
+    BleUnexpectedChunk,
+    /// BLE data arrived before the reader wrote State start (`0x01`).
+    BleNotStarted,
+    /// State end (`0x02`) arrived in the middle of a message.
+    BleTransferCut,
+    /// A State value other than start (`0x01`) and end (`0x02`), or a second start.
+    BleInvalidState,
 }
 
 impl OfflineError {
@@ -153,6 +173,14 @@ impl OfflineError {
             Self::MessageTooLarge => "message_too_large",
             Self::InvalidEnvelope => "invalid_envelope",
             Self::UnexpectedCommand => "unexpected_command",
+            Self::BleEmptyChunk => "ble_empty_chunk",
+            Self::BleInvalidPrefix => "ble_invalid_prefix",
+            Self::BleChunkTooLong => "ble_chunk_too_long",
+            Self::BleIncompleteMessage => "ble_incomplete_message",
+            Self::BleUnexpectedChunk => "ble_unexpected_chunk",
+            Self::BleNotStarted => "ble_not_started",
+            Self::BleTransferCut => "ble_transfer_cut",
+            Self::BleInvalidState => "ble_invalid_state",
         }
     }
 
@@ -218,6 +246,16 @@ impl fmt::Display for OfflineError {
             Self::MessageTooLarge => f.write_str("message too large"),
             Self::InvalidEnvelope => f.write_str("invalid ENVELOPE data object"),
             Self::UnexpectedCommand => f.write_str("unexpected NFC command"),
+            Self::BleEmptyChunk => f.write_str("empty BLE chunk"),
+            Self::BleInvalidPrefix => f.write_str("BLE chunk prefix neither 0x00 nor 0x01"),
+            Self::BleChunkTooLong => f.write_str("BLE chunk longer than the MTU allows"),
+            Self::BleIncompleteMessage => {
+                f.write_str("BLE chunks do not make one message (lost, repeated or reordered)")
+            }
+            Self::BleUnexpectedChunk => f.write_str("BLE chunk when no message was due"),
+            Self::BleNotStarted => f.write_str("BLE data before State start"),
+            Self::BleTransferCut => f.write_str("BLE State end in the middle of a message"),
+            Self::BleInvalidState => f.write_str("unexpected BLE State value"),
         }
     }
 }

@@ -14,13 +14,15 @@
 //!   builder; [`cose`]: the COSE profile.
 //! - [`reader`] and [`holder`]: the two sessions as sans-IO state machines.
 //! - [`nfc`]: ISO-DEP framing for data retrieval (ENVELOPE with chaining, GET RESPONSE,
-//!   extended length).
+//!   extended length); [`ble`]: BLE framing in mdoc peripheral server mode (chunks by MTU,
+//!   the State characteristic).
 //!
 //! CBOR is [`ciborium`], COSE [`coset`], X.509 [`x509_cert`]; everything that is hashed or
 //! signed is kept as the bytes received ([`cbor`]). P-256, ES256, HMAC 256/256 and SHA-256
 //! only (cipher suite 1). Errors are [`OfflineError`], each with a stable code and the session
 //! status it ends a session with.
 
+pub mod ble;
 pub mod cbor;
 pub mod cose;
 pub mod crypto;
