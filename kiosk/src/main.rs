@@ -10,6 +10,7 @@ mod files;
 mod json;
 mod phone;
 mod read;
+mod ble;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -32,6 +33,11 @@ const USAGE: &str = "usage:
       Reads one document from the phone on the PC/SC reader NAME: engagement by NFC static
       handover, or by the QR text given with --engagement; NFC data retrieval (extended-length
       APDUs unless --short). Prints the verified document as JSON on stdout, progress on stderr.
+  kazashi-kiosk read --ble --engagement mdoc:… --doctype … --items … --issuer-trust PEM
+                     [--reader-key PEM --reader-cert PEM] [--ble-mtu N] [--timeout SECONDS]
+      The same over Bluetooth LE: the phone's QR engagement offers BLE in mdoc peripheral
+      server mode; the kiosk scans for its service UUID and connects (BlueZ on Linux). Writes
+      are sized for ATT_MTU N (default 23, the minimum: btleplug cannot tell the negotiated one).
   kazashi-kiosk phone --vpcd HOST:PORT --state FILE [--engagement nfc|qr] [--qr-out FILE]
                       [--auth signature|mac] [--reader-trust PEM] [--require-reader-auth]
       Plays the phone: serves the documents of FILE through vsmartcard-vpcd.
@@ -181,8 +187,9 @@ fn read(args: &[String]) -> Result<(), KioskError> {
             "--reader-key",
             "--reader-cert",
             "--timeout",
+            "--ble-mtu",
         ],
-        &["--short"],
+        &["--short", "--ble"],
     )?;
     let reader_auth = match (args.value("--reader-key"), args.value("--reader-cert")) {
         (Some(key), Some(cert)) => {
@@ -211,27 +218,46 @@ fn read(args: &[String]) -> Result<(), KioskError> {
     };
     let timeout = Duration::from_secs(args.number("--timeout", 30)?);
     let deadline = Instant::now() + timeout;
-    let reader = args.required("--reader")?;
-    eprintln!("Hold your phone to the reader…");
-    let result = loop {
-        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
-        eprintln!("Phone detected");
-        match read::read(&mut card, &options, &mut |line| eprintln!("{line}")) {
-            // A phone just presented may not answer yet (the field settles, the reader
-            // resets it): try again while the timeout lasts.
-            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            other => break other?,
+    let result = if args.flag("--ble") {
+        if args.value("--reader").is_some() {
+            return Err(KioskError::Usage("--ble and --reader: one or the other".into()));
         }
+        let mtu = u16::try_from(args.number("--ble-mtu", 23)?)
+            .ok()
+            .filter(|mtu| *mtu >= 23)
+            .ok_or_else(|| KioskError::Usage("--ble-mtu: 23 to 65535".into()))?;
+        eprintln!("Show the phone's QR code, then keep the phone near the kiosk…");
+        ble::read(&options, mtu, timeout, &mut |line| eprintln!("{line}"))?
+    } else {
+        read_nfc(args.required("--reader")?, &options, deadline)?
     };
     let output = json::document(&result.document, result.engagement, result.reader_auth);
-    eprintln!("Done ({} APDUs)", result.apdus);
+    eprintln!("Done ({} {})", result.units.0, result.units.1);
     println!(
         "{}",
         serde_json::to_string_pretty(&output).map_err(|e| KioskError::File(e.to_string()))?
     );
     Ok(())
+}
+
+fn read_nfc(
+    reader: &str,
+    options: &ReadOptions,
+    deadline: Instant,
+) -> Result<read::ReadResult, KioskError> {
+    eprintln!("Hold your phone to the reader…");
+    loop {
+        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
+        eprintln!("Phone detected");
+        match read::read(&mut card, options, &mut |line| eprintln!("{line}")) {
+            // A phone just presented may not answer yet (the field settles, the reader
+            // resets it): try again while the timeout lasts.
+            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn phone(args: &[String]) -> Result<(), KioskError> {

@@ -43,8 +43,20 @@ pub(crate) struct ReadResult {
     pub(crate) engagement: &'static str,
     /// Whether the request was signed.
     pub(crate) reader_auth: bool,
-    /// APDUs exchanged.
-    pub(crate) apdus: usize,
+    /// Transport units exchanged (APDUs, BLE values) and their name.
+    pub(crate) units: (usize, &'static str),
+}
+
+/// What carries whole session messages to the phone and back: NFC (ENVELOPE / GET RESPONSE
+/// on a card transport) or BLE (`crate::ble`). The session above it is the same.
+pub(crate) trait SessionLink {
+    /// One session message out, the phone's answer back (`None`: it answered without one).
+    fn exchange(&mut self, message: &[u8]) -> Result<Option<Vec<u8>>, KioskError>;
+    /// Ends the session with a last message (status 20, or the status of an error), best
+    /// effort: the error or the result already decided is what matters.
+    fn end(&mut self, message: &[u8]);
+    /// How many transport units were exchanged so far, and their name (`APDUs`).
+    fn count(&self) -> (usize, &'static str);
 }
 
 struct Link<'a, T: CardTransport> {
@@ -82,6 +94,26 @@ impl<T: CardTransport> Link<'_, T> {
                 Next::Message(reply) => return Ok(reply),
             }
         }
+    }
+}
+
+/// NFC data retrieval on a card once SELECTed, with the negotiated APDU sizes.
+struct NfcLink<'a, 'b, T: CardTransport> {
+    link: &'a mut Link<'b, T>,
+    limits: Limits,
+}
+
+impl<T: CardTransport> SessionLink for NfcLink<'_, '_, T> {
+    fn exchange(&mut self, message: &[u8]) -> Result<Option<Vec<u8>>, KioskError> {
+        self.link.exchange(message, self.limits)
+    }
+
+    fn end(&mut self, message: &[u8]) {
+        let _ = self.link.exchange(message, self.limits);
+    }
+
+    fn count(&self) -> (usize, &'static str) {
+        (self.link.apdus, "APDUs")
     }
 }
 
@@ -143,7 +175,24 @@ pub(crate) fn read<T: CardTransport>(
             selected.sw,
         )));
     }
-    let mut reader = Reader::new(&engagement, &handover, &mut OsRng);
+    let mut nfc = NfcLink {
+        link: &mut link,
+        limits,
+    };
+    session(&mut nfc, &engagement, &handover, how, options, progress)
+}
+
+/// The session once the engagement is known and the link is up: request, response,
+/// termination, verification. Shared by NFC and BLE.
+pub(crate) fn session(
+    link: &mut dyn SessionLink,
+    engagement: &DeviceEngagement,
+    handover: &Handover,
+    how: &'static str,
+    options: &ReadOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ReadResult, KioskError> {
+    let mut reader = Reader::new(engagement, handover, &mut OsRng);
     let mut items = ItemsRequest::new(&options.doc_type);
     for (ns, name) in &options.items {
         items = items.with(ns, name, false);
@@ -165,20 +214,20 @@ pub(crate) fn read<T: CardTransport>(
         }
     ));
     let reply = link
-        .exchange(&establishment, limits)?
+        .exchange(&establishment)?
         .ok_or(KioskError::Session(OfflineError::MissingField("data")))?;
     let event = match reader.handle_message(&reply) {
         Ok(event) => event,
         Err(error) => {
             // Tell the phone why, if it is still there; the error is what matters.
-            let _ = link.exchange(&reader.abort(&error), limits);
+            link.end(&reader.abort(&error));
             return Err(KioskError::Session(error));
         }
     };
     let response = match event {
         ReaderEvent::Response { response, ended } => {
             if !ended {
-                let _ = link.exchange(&reader.terminate(), limits);
+                link.end(&reader.terminate());
             }
             response
         }
@@ -214,6 +263,6 @@ pub(crate) fn read<T: CardTransport>(
         document,
         engagement: how,
         reader_auth: options.reader_auth.is_some(),
-        apdus: link.apdus,
+        units: link.count(),
     })
 }
