@@ -58,7 +58,11 @@ impl<L: GattLink> BleSession<L> {
         Ok(session)
     }
 
-    async fn write(&mut self, characteristic: Characteristic, value: &[u8]) -> Result<(), KioskError> {
+    async fn write(
+        &mut self,
+        characteristic: Characteristic,
+        value: &[u8],
+    ) -> Result<(), KioskError> {
         self.values += 1;
         self.link.write(characteristic, value).await
     }
@@ -104,7 +108,11 @@ impl<L: GattLink> BleSession<L> {
     pub(crate) async fn send_last(&mut self, message: &[u8]) {
         if let Ok(chunks) = self.central.send(message) {
             for chunk in chunks {
-                if self.write(Characteristic::Client2Server, &chunk).await.is_err() {
+                if self
+                    .write(Characteristic::Client2Server, &chunk)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -219,6 +227,7 @@ mod adapter {
     };
     use btleplug::platform::{Adapter, Manager, Peripheral};
     use futures_util::{Stream, StreamExt};
+    use kazashi_protocol::offline::OfflineError;
     use kazashi_protocol::offline::ble::{self, Characteristic};
     use uuid::Uuid;
 
@@ -325,25 +334,18 @@ mod adapter {
         .await
         .map_err(|_| KioskError::NoPhone("the phone did not accept the connection".into()))?
         .map_err(|e| KioskError::NoPhone(format!("cannot connect to the phone: {e}")))?;
-        let find = |uuid: [u8; 16], name: &str| {
+        // A service without them is not an 18013-5 one (exit 7, `missing_field`).
+        let find = |uuid: [u8; 16], name: &'static str| {
             let uuid = Uuid::from_bytes(uuid);
             peripheral
                 .characteristics()
                 .into_iter()
                 .find(|c| c.uuid == uuid && c.service_uuid == service)
-                .ok_or_else(|| {
-                    KioskError::Session(kazashi_protocol::offline::OfflineError::MissingField(
-                        match name {
-                            "State" => "State characteristic",
-                            "Client2Server" => "Client2Server characteristic",
-                            _ => "Server2Client characteristic",
-                        },
-                    ))
-                })
+                .ok_or(KioskError::Session(OfflineError::MissingField(name)))
         };
-        let state = find(ble::STATE_UUID, "State")?;
-        let client2server = find(ble::CLIENT2SERVER_UUID, "Client2Server")?;
-        let server2client = find(ble::SERVER2CLIENT_UUID, "Server2Client")?;
+        let state = find(ble::STATE_UUID, "State characteristic")?;
+        let client2server = find(ble::CLIENT2SERVER_UUID, "Client2Server characteristic")?;
+        let server2client = find(ble::SERVER2CLIENT_UUID, "Server2Client characteristic")?;
         let notifications = peripheral
             .notifications()
             .await
@@ -372,9 +374,7 @@ mod adapter {
                 Characteristic::State => &self.state,
                 Characteristic::Client2Server => &self.client2server,
                 Characteristic::Server2Client => {
-                    return Err(KioskError::Session(
-                        kazashi_protocol::offline::OfflineError::UnexpectedMessage,
-                    ));
+                    return Err(KioskError::Session(OfflineError::UnexpectedMessage));
                 }
             };
             self.peripheral
@@ -426,6 +426,10 @@ mod tests {
     const MDL: &str = "org.iso.18013.5.1.mDL";
     const NS: &str = "org.iso.18013.5.1";
 
+    /// Every write the kiosk made, in order.
+    type Writes = Vec<(Characteristic, Vec<u8>)>;
+    type Log = Arc<Mutex<Writes>>;
+
     /// What the phone does, for the failure cases.
     #[derive(Clone, Copy, PartialEq)]
     enum Behaviour {
@@ -446,7 +450,7 @@ mod tests {
         device_key: SecretKey,
         behaviour: Behaviour,
         /// Every write, for the assertions.
-        log: Arc<Mutex<Vec<(Characteristic, Vec<u8>)>>>,
+        log: Log,
     }
 
     struct MemoryLink {
@@ -491,9 +495,11 @@ mod tests {
                 };
                 let chunks = phone.server.send(&reply).unwrap();
                 match phone.behaviour {
-                    Behaviour::Honest => self
-                        .notifications
-                        .extend(chunks.into_iter().map(|c| (Characteristic::Server2Client, c))),
+                    Behaviour::Honest => self.notifications.extend(
+                        chunks
+                            .into_iter()
+                            .map(|c| (Characteristic::Server2Client, c)),
+                    ),
                     Behaviour::CutsTheAnswer => {
                         self.notifications
                             .push_back((Characteristic::Server2Client, chunks[0].clone()));
@@ -523,7 +529,7 @@ mod tests {
     struct Fixture {
         link: MemoryLink,
         options: ReadOptions,
-        log: Arc<Mutex<Vec<(Characteristic, Vec<u8>)>>>,
+        log: Log,
         engagement: kazashi_protocol::offline::DeviceEngagement,
         _dir: TempDir,
     }
@@ -607,7 +613,7 @@ mod tests {
     }
 
     /// `read --ble` from the point where the GATT link is up.
-    fn read_over(fixture: Fixture) -> (Result<read::ReadResult, KioskError>, Vec<(Characteristic, Vec<u8>)>) {
+    fn read_over(fixture: Fixture) -> (Result<read::ReadResult, KioskError>, Writes) {
         let runtime = runtime().unwrap();
         let Fixture {
             link,
@@ -617,7 +623,11 @@ mod tests {
             _dir,
         } = fixture;
         let result = runtime
-            .block_on(BleSession::start(link, ble::DEFAULT_MTU, Duration::from_millis(300)))
+            .block_on(BleSession::start(
+                link,
+                ble::DEFAULT_MTU,
+                Duration::from_millis(300),
+            ))
             .and_then(|session| {
                 let mut sync = SyncLink {
                     runtime: &runtime,
@@ -653,9 +663,11 @@ mod tests {
                 writes.last().unwrap(),
                 &(Characteristic::State, vec![ble::STATE_END])
             );
-            assert!(writes[1..writes.len() - 1]
-                .iter()
-                .all(|(c, v)| *c == Characteristic::Client2Server && v.len() <= 20));
+            assert!(
+                writes[1..writes.len() - 1]
+                    .iter()
+                    .all(|(c, v)| *c == Characteristic::Client2Server && v.len() <= 20)
+            );
             assert_eq!(result.units.1, "BLE values");
             assert!(result.units.0 > writes.len());
         }
@@ -665,14 +677,22 @@ mod tests {
     fn failures_on_the_link_map_to_their_exit_codes() {
         let (result, writes) = read_over(fixture(185, Behaviour::CutsTheAnswer, 2_000));
         let error = result.err().unwrap();
-        assert_eq!((error.exit_code(), error.code()), (5, "interrupted"), "{error}");
+        assert_eq!(
+            (error.exit_code(), error.code()),
+            (5, "interrupted"),
+            "{error}"
+        );
         assert!(error.to_string().contains("middle of its answer"));
         // The phone already ended: no State end written after its own.
         assert_ne!(writes.last().unwrap().0, Characteristic::State);
 
         let (result, writes) = read_over(fixture(185, Behaviour::Silent, 10));
         let error = result.err().unwrap();
-        assert_eq!((error.exit_code(), error.code()), (5, "interrupted"), "{error}");
+        assert_eq!(
+            (error.exit_code(), error.code()),
+            (5, "interrupted"),
+            "{error}"
+        );
         assert!(error.to_string().contains("no answer"));
         assert_eq!(
             writes.last().unwrap(),

@@ -4,13 +4,13 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod ble;
 mod chip;
 mod error;
 mod files;
 mod json;
 mod phone;
 mod read;
-mod ble;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -220,7 +220,9 @@ fn read(args: &[String]) -> Result<(), KioskError> {
     let deadline = Instant::now() + timeout;
     let result = if args.flag("--ble") {
         if args.value("--reader").is_some() {
-            return Err(KioskError::Usage("--ble and --reader: one or the other".into()));
+            return Err(KioskError::Usage(
+                "--ble and --reader: one or the other".into(),
+            ));
         }
         let mtu = u16::try_from(args.number("--ble-mtu", 23)?)
             .ok()

@@ -94,12 +94,8 @@ impl Phone {
             if let PeripheralEvent::Message(message) = &event {
                 let reply = match self.holder.handle_message(message).unwrap() {
                     HolderEvent::Request(request) => {
-                        let response = answer_all(
-                            &self.holder,
-                            &request,
-                            &self.stored,
-                            &self.device_key,
-                        );
+                        let response =
+                            answer_all(&self.holder, &request, &self.stored, &self.device_key);
                         self.holder.respond(&response).unwrap()
                     }
                     HolderEvent::Terminated => self.holder.terminate(),
@@ -261,10 +257,7 @@ fn the_phone_ends_the_session_with_state_end() {
         Ok(CentralEvent::Ended)
     );
     assert!(central.is_ended());
-    assert_eq!(
-        central.send(b"\xa0"),
-        Err(OfflineError::UnexpectedMessage)
-    );
+    assert_eq!(central.send(b"\xa0"), Err(OfflineError::UnexpectedMessage));
     assert_eq!(
         central.on_notification(Characteristic::Server2Client, &[0x00, 0xa0]),
         Err(OfflineError::UnexpectedMessage)
@@ -285,8 +278,7 @@ fn cbor_message(len: usize, seed: u8) -> Vec<u8> {
 fn split_and_reassemble_at_every_size_around_the_chunk_boundaries() {
     for mtu in [23u16, 24, 100, 185, 247, 512, 515, 517, 1000] {
         let payload = ble::characteristic_len(mtu) - 1;
-        for len in (5..3 * payload + 3).filter(|l| l % payload <= 2 || l % payload >= payload - 2)
-        {
+        for len in (5..3 * payload + 3).filter(|l| l % payload <= 2 || l % payload >= payload - 2) {
             let message = cbor_message(len, mtu as u8);
             let chunks = ble::split(&message, mtu).unwrap();
             assert_eq!(chunks.len(), len.div_ceil(payload));
@@ -367,12 +359,32 @@ fn bad_chunks_are_refused_with_their_codes() {
     let fresh = || Reassembler::new(20, 1000);
     let cases: [(&[u8], OfflineError, &str); 6] = [
         (&[], OfflineError::BleEmptyChunk, "ble_empty_chunk"),
-        (&[0x02, 0xa0], OfflineError::BleInvalidPrefix, "ble_invalid_prefix"),
-        (&[0xff], OfflineError::BleInvalidPrefix, "ble_invalid_prefix"),
-        (&[0x80, 0xa0], OfflineError::BleInvalidPrefix, "ble_invalid_prefix"),
-        (&[0x00; 21], OfflineError::BleChunkTooLong, "ble_chunk_too_long"),
+        (
+            &[0x02, 0xa0],
+            OfflineError::BleInvalidPrefix,
+            "ble_invalid_prefix",
+        ),
+        (
+            &[0xff],
+            OfflineError::BleInvalidPrefix,
+            "ble_invalid_prefix",
+        ),
+        (
+            &[0x80, 0xa0],
+            OfflineError::BleInvalidPrefix,
+            "ble_invalid_prefix",
+        ),
+        (
+            &[0x00; 21],
+            OfflineError::BleChunkTooLong,
+            "ble_chunk_too_long",
+        ),
         // `00` then a truncated CBOR item.
-        (&[0x00, 0x5a, 0, 0, 0, 9, 1], OfflineError::BleIncompleteMessage, "ble_incomplete_message"),
+        (
+            &[0x00, 0x5a, 0, 0, 0, 9, 1],
+            OfflineError::BleIncompleteMessage,
+            "ble_incomplete_message",
+        ),
     ];
     for (chunk, error, code) in cases {
         assert_eq!(fresh().push(chunk), Err(error), "{chunk:02x?}");
@@ -494,7 +506,10 @@ fn a_chunk_when_no_message_is_due_is_refused() {
         server.on_write(Characteristic::Client2Server, &[0x00, 0xa0]),
         Err(OfflineError::BleUnexpectedChunk)
     );
-    assert_eq!(OfflineError::BleUnexpectedChunk.code(), "ble_unexpected_chunk");
+    assert_eq!(
+        OfflineError::BleUnexpectedChunk.code(),
+        "ble_unexpected_chunk"
+    );
     assert!(server.is_ended());
     assert_eq!(server.send(b"\xa0"), Err(OfflineError::UnexpectedMessage));
 
@@ -618,9 +633,8 @@ fn state_handling() {
 #[test]
 fn the_service_uuid_comes_from_the_engagement() {
     let key = SecretKey::random(&mut OsRng).public_key();
-    let engagement = |methods| {
-        DeviceEngagement::from_qr(&DeviceEngagement::new(&key, methods).to_qr()).unwrap()
-    };
+    let engagement =
+        |methods| DeviceEngagement::from_qr(&DeviceEngagement::new(&key, methods).to_qr()).unwrap();
     let both = BleOptions {
         central_client: true,
         central_client_uuid: Some([9; 16]),
