@@ -8,6 +8,9 @@
 //! current-thread runtime of its own ([`SyncLink`]), so the session code above it
 //! (`read::session`) stays the same synchronous code NFC uses.
 
+// Without the `ble` feature only the tests drive the session code.
+#![cfg_attr(not(feature = "ble"), allow(dead_code))]
+
 use std::time::Duration;
 
 use kazashi_protocol::offline::OfflineError;
