@@ -187,6 +187,10 @@ pub(crate) fn read(
     let engagement = DeviceEngagement::from_qr(qr).map_err(KioskError::Engagement)?;
     let service = ble::peripheral_server_uuid(&engagement).map_err(KioskError::Engagement)?;
     let runtime = runtime()?;
+    // btleplug's streams must be dropped inside the runtime's context (bluez-async panics
+    // otherwise, found by `tests/ble_bluez.rs`): declared after the runtime, the guard
+    // outlives everything below.
+    let _context = runtime.enter();
     let link = runtime.block_on(adapter::connect(service, timeout, progress))?;
     progress("Connected; opening the session");
     let session = runtime.block_on(BleSession::start(link, mtu, timeout))?;
