@@ -18,8 +18,11 @@
     reason = "a test"
 )]
 
+#[path = "common/bus.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod bus;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +43,8 @@ use kazashi_protocol::offline::{
 use p256::SecretKey;
 use p256::ecdsa::SigningKey;
 use rand_core::OsRng;
+
+use bus::{Bus, Dir};
 
 const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
 const MDL: &str = "org.iso.18013.5.1.mDL";
@@ -82,71 +87,6 @@ fn char_at(path: &str) -> Option<Characteristic> {
     .find(|c| char_path(*c) == path)
 }
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A private system bus.
-struct Bus {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Bus {
-    fn start(dir: &Dir) -> Self {
-        let socket = dir.0.join("bus.socket");
-        let config = dir.0.join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .arg("--nofork")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dbus-daemon is not installed: run `cargo xtask test` (it installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "dbus-daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            address: format!("unix:path={}", socket.display()),
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The phone behind the fake BlueZ.
 struct Phone {
     holder: Holder,
@@ -169,7 +109,20 @@ fn prop<T: RefArg + 'static>(value: T) -> Variant<Box<dyn RefArg>> {
     Variant(Box::new(value))
 }
 
+/// What the phone does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Honest,
+    /// Its service has only the State characteristic.
+    NoDataCharacteristics,
+    /// Never answers the request.
+    Silent,
+    /// Notifies the first chunk of its answer, then State end.
+    CutsTheAnswer,
+}
+
 struct Fake {
+    behaviour: Behaviour,
     adapter: bool,
     phone: Option<Phone>,
     connected: bool,
@@ -236,6 +189,8 @@ impl Fake {
     fn introspect(&self, path: &str) -> String {
         let children: Vec<String> = if path == DEVICE && self.connected {
             vec!["service0010".into()]
+        } else if path == GATT_SERVICE && self.behaviour == Behaviour::NoDataCharacteristics {
+            vec!["char0011".into()]
         } else if path == GATT_SERVICE {
             vec!["char0011".into(), "char0013".into(), "char0015".into()]
         } else {
@@ -383,26 +338,32 @@ impl Fake {
             }
             HolderEvent::Terminated => return vec![],
         };
-        phone
-            .server
-            .send(&reply)
-            .unwrap()
-            .into_iter()
-            .map(|chunk| {
-                let mut changed = PropMap::new();
-                changed.insert("Value".into(), prop(chunk));
-                Message::signal(
-                    &char_path(Characteristic::Server2Client).into(),
-                    &"org.freedesktop.DBus.Properties".into(),
-                    &"PropertiesChanged".into(),
-                )
-                .append3(
-                    "org.bluez.GattCharacteristic1",
-                    changed,
-                    Vec::<String>::new(),
-                )
-            })
-            .collect()
+        let notify = |c: Characteristic, value: Vec<u8>| {
+            let mut changed = PropMap::new();
+            changed.insert("Value".into(), prop(value));
+            Message::signal(
+                &char_path(c).into(),
+                &"org.freedesktop.DBus.Properties".into(),
+                &"PropertiesChanged".into(),
+            )
+            .append3(
+                "org.bluez.GattCharacteristic1",
+                changed,
+                Vec::<String>::new(),
+            )
+        };
+        let chunks = phone.server.send(&reply).unwrap();
+        match self.behaviour {
+            Behaviour::Silent => vec![],
+            Behaviour::CutsTheAnswer => vec![
+                notify(Characteristic::Server2Client, chunks[0].clone()),
+                notify(Characteristic::State, phone.server.end().to_vec()),
+            ],
+            Behaviour::Honest | Behaviour::NoDataCharacteristics => chunks
+                .into_iter()
+                .map(|chunk| notify(Characteristic::Server2Client, chunk))
+                .collect(),
+        }
     }
 }
 
@@ -453,6 +414,10 @@ fn kiosk(args: &[&str]) -> Output {
 }
 
 fn setup(name: &str, adapter: bool, phone: bool) -> Setup {
+    setup_with(name, adapter, phone, Behaviour::Honest)
+}
+
+fn setup_with(name: &str, adapter: bool, phone: bool, behaviour: Behaviour) -> Setup {
     let dir =
         Dir(std::env::temp_dir().join(format!("kazashi-bluez-{name}-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
@@ -493,6 +458,7 @@ fn setup(name: &str, adapter: bool, phone: bool) -> Setup {
     let bus = Bus::start(&dir);
     let seen = Arc::new(Mutex::new(Seen::default()));
     let fake = Fake {
+        behaviour,
         adapter,
         phone: phone.then(|| Phone {
             holder,
@@ -606,4 +572,37 @@ fn no_phone_advertising_exits_4_after_the_timeout() {
         setup.seen.lock().unwrap().discovery_uuids,
         [uuid_text(SERVICE)]
     );
+}
+
+#[test]
+fn failures_after_connecting_map_to_their_exit_codes() {
+    // A service without the Client2Server and Server2Client characteristics: not an
+    // 18013-5 service (exit 7).
+    let setup = setup_with("nochars", true, true, Behaviour::NoDataCharacteristics);
+    let out = read(&setup, "5");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("[missing_field]"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The phone never answers: exit 5 after the timeout, and the kiosk still ends the
+    // session with State end.
+    let setup = setup_with("silent", true, true, Behaviour::Silent);
+    let out = read(&setup, "2");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("no answer from the phone"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        setup.seen.lock().unwrap().writes.last().unwrap(),
+        &(Characteristic::State, vec![ble::STATE_END])
+    );
+
+    // The phone ends the session in the middle of its answer: exit 5.
+    let setup = setup_with("cut", true, true, Behaviour::CutsTheAnswer);
+    let out = read(&setup, "5");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("middle of its answer"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -10,7 +10,10 @@
 
 #![allow(clippy::unwrap_used, clippy::panic, clippy::print_stdout, missing_docs)]
 
-use std::path::PathBuf;
+#[path = "common/bus.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod bus;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,26 +22,20 @@ use kazashi_protocol::offline::{DeviceEngagement, RetrievalMethod};
 use p256::SecretKey;
 use rand_core::OsRng;
 
+use bus::{Bus, Dir};
+
 const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
 const MDL: &str = "org.iso.18013.5.1.mDL";
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn pki(name: &str) -> Dir {
-    let dir = std::env::temp_dir().join(format!("kazashi-ble-{name}-{}", std::process::id()));
+    let dir = Dir::new(&format!("ble-{name}"));
     let out = Command::new(KIOSK)
         .args(["pki", "--out"])
-        .arg(&dir)
+        .arg(&dir.0)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    Dir(dir)
+    dir
 }
 
 fn qr(methods: Vec<RetrievalMethod>) -> String {
@@ -114,70 +111,6 @@ fn read_ble_without_a_radio_exits_4_with_a_plain_message() {
     );
     // It gives up within the timeout (and some slack for process start-up), never hangs.
     assert!(started.elapsed() < Duration::from_secs(20));
-}
-
-/// A private D-Bus system bus (dbus-daemon), stopped on drop.
-struct Bus {
-    child: std::process::Child,
-    address: String,
-}
-
-impl Bus {
-    fn start(dir: &Dir) -> Self {
-        assert!(
-            Command::new("dbus-daemon")
-                .arg("--version")
-                .output()
-                .is_ok(),
-            "dbus-daemon is not installed: run `cargo xtask test` (it installs it)"
-        );
-        let socket = dir.0.join("bus.socket");
-        let config = dir.0.join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#,
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .arg("--nofork")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "dbus-daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            address: format!("unix:path={}", socket.display()),
-        }
-    }
-}
-
-impl Drop for Bus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
