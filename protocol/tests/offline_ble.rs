@@ -455,6 +455,14 @@ fn lost_repeated_and_reordered_chunks_are_refused() {
     lost.remove(n / 2);
     assert_eq!(deliver(&lost), Err(OfflineError::BleIncompleteMessage));
 
+    // A chunk cut short (a truncated value): the message is short of its CBOR length.
+    let mut truncated = chunks.clone();
+    truncated[n / 2].truncate(7);
+    assert_eq!(deliver(&truncated), Err(OfflineError::BleIncompleteMessage));
+    let mut truncated = chunks.clone();
+    truncated[n - 1].pop();
+    assert_eq!(deliver(&truncated), Err(OfflineError::BleIncompleteMessage));
+
     // A repeated chunk: bytes after the one CBOR item.
     let mut repeated = chunks.clone();
     repeated.insert(n / 2, chunks[n / 2].clone());
