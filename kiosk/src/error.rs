@@ -19,6 +19,9 @@ pub(crate) enum KioskError {
     NotReady(TransportError),
     /// The phone left the field, or the reader went away, during the exchange (exit 5).
     Interrupted(TransportError),
+    /// The BLE link to the phone went away, or the phone stopped answering, during the
+    /// exchange (exit 5).
+    Disconnected(String),
     /// The engagement (NFC handover or QR text) could not be read or used (exit 6).
     Engagement(OfflineError),
     /// The session failed: decryption, decoding, a status from the phone (exit 7).
@@ -41,7 +44,7 @@ impl KioskError {
             KioskError::Usage(_) => 2,
             KioskError::File(_) => 3,
             KioskError::NoPhone(_) | KioskError::NotReady(_) => 4,
-            KioskError::Interrupted(_) => 5,
+            KioskError::Interrupted(_) | KioskError::Disconnected(_) => 5,
             KioskError::Engagement(_) => 6,
             KioskError::Session(_) => 7,
             KioskError::Verification(_) => 8,
@@ -57,7 +60,7 @@ impl KioskError {
             KioskError::Usage(_) => "usage",
             KioskError::File(_) => "file",
             KioskError::NoPhone(_) | KioskError::NotReady(_) => "no_phone",
-            KioskError::Interrupted(_) => "interrupted",
+            KioskError::Interrupted(_) | KioskError::Disconnected(_) => "interrupted",
             KioskError::Engagement(e) | KioskError::Session(e) | KioskError::Verification(e) => {
                 e.code()
             }
@@ -76,6 +79,7 @@ impl fmt::Display for KioskError {
             KioskError::Interrupted(e) => {
                 write!(f, "the phone was removed during the transfer ({e})")
             }
+            KioskError::Disconnected(m) => write!(f, "the BLE transfer was interrupted: {m}"),
             KioskError::Engagement(e) => write!(f, "engagement failed: {e}"),
             KioskError::Session(e) => write!(f, "session failed: {e}"),
             KioskError::Verification(e) => write!(f, "the document did not verify: {e}"),

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod ble;
 mod certificate;
 mod chip;
 mod collect;
@@ -45,6 +46,11 @@ const USAGE: &str = "usage:
       key, the document is issued for it with the issuer key and stored by the phone. FILE is
       JSON: {\"NAMESPACE\": {\"ELEMENT\": VALUE, …}, …}; VALUE is a string, true/false, an
       integer, or {\"bytes\": \"BASE64URL\"}. Prints {doc_type, digest, valid_until, engagement}.
+  kazashi-kiosk read --ble --engagement mdoc:… --doctype … --items … --issuer-trust PEM
+                     [--reader-key PEM --reader-cert PEM] [--ble-mtu N] [--timeout SECONDS]
+      The same over Bluetooth LE: the phone's QR engagement offers BLE in mdoc peripheral
+      server mode; the kiosk scans for its service UUID and connects (BlueZ on Linux). Writes
+      are sized for ATT_MTU N (default 23, the minimum: btleplug cannot tell the negotiated one).
   kazashi-kiosk phone --vpcd HOST:PORT --state FILE [--engagement nfc|qr] [--qr-out FILE]
                       [--auth signature|mac] [--reader-trust PEM] [--require-reader-auth]
                       [--chip SE_STATE]
@@ -306,8 +312,9 @@ fn read(args: &[String]) -> Result<(), KioskError> {
             "--reader-key",
             "--reader-cert",
             "--timeout",
+            "--ble-mtu",
         ],
-        &["--short"],
+        &["--short", "--ble"],
     )?;
     let reader_auth = match (args.value("--reader-key"), args.value("--reader-cert")) {
         (Some(key), Some(cert)) => {
@@ -336,27 +343,48 @@ fn read(args: &[String]) -> Result<(), KioskError> {
     };
     let timeout = Duration::from_secs(args.number("--timeout", 30)?);
     let deadline = Instant::now() + timeout;
-    let reader = args.required("--reader")?;
-    eprintln!("Hold your phone to the reader…");
-    let result = loop {
-        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
-        eprintln!("Phone detected");
-        match read::read(&mut card, &options, &mut |line| eprintln!("{line}")) {
-            // A phone just presented may not answer yet (the field settles, the reader
-            // resets it): try again while the timeout lasts.
-            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            other => break other?,
+    let result = if args.flag("--ble") {
+        if args.value("--reader").is_some() {
+            return Err(KioskError::Usage(
+                "--ble and --reader: one or the other".into(),
+            ));
         }
+        let mtu = u16::try_from(args.number("--ble-mtu", 23)?)
+            .ok()
+            .filter(|mtu| *mtu >= 23)
+            .ok_or_else(|| KioskError::Usage("--ble-mtu: 23 to 65535".into()))?;
+        eprintln!("Show the phone's QR code, then keep the phone near the kiosk…");
+        ble::read(&options, mtu, timeout, &mut |line| eprintln!("{line}"))?
+    } else {
+        read_nfc(args.required("--reader")?, &options, deadline)?
     };
     let output = json::document(&result.document, result.engagement, result.reader_auth);
-    eprintln!("Done ({} APDUs)", result.apdus);
+    eprintln!("Done ({} {})", result.units.0, result.units.1);
     println!(
         "{}",
         serde_json::to_string_pretty(&output).map_err(|e| KioskError::File(e.to_string()))?
     );
     Ok(())
+}
+
+fn read_nfc(
+    reader: &str,
+    options: &ReadOptions,
+    deadline: Instant,
+) -> Result<read::ReadResult, KioskError> {
+    eprintln!("Hold your phone to the reader…");
+    loop {
+        let mut card = connect(reader, deadline.saturating_duration_since(Instant::now()))?;
+        eprintln!("Phone detected");
+        match read::read(&mut card, options, &mut |line| eprintln!("{line}")) {
+            // A phone just presented may not answer yet (the field settles, the reader
+            // resets it): try again while the timeout lasts.
+            Err(KioskError::NotReady(_)) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn phone(args: &[String]) -> Result<(), KioskError> {

@@ -8,7 +8,10 @@ use kazashi_protocol::offline::pki::TrustList;
 use kazashi_protocol::offline::terminal::{
     TerminalError, TerminalNext, TerminalPhase, TerminalRequest, TerminalRole,
 };
-use kazashi_protocol::offline::{OfflineError, VerifiedDocument};
+use kazashi_protocol::offline::{
+    DeviceEngagement, DeviceRequest, DocRequest, Handover, ItemsRequest, OfflineError, Reader,
+    ReaderEvent, VerifiedDocument,
+};
 use kazashi_se::CardTransport;
 use p256::ecdsa::SigningKey;
 use rand_core::OsRng;
@@ -41,8 +44,21 @@ pub(crate) struct ReadResult {
     pub(crate) engagement: &'static str,
     /// Whether the request was signed.
     pub(crate) reader_auth: bool,
-    /// APDUs exchanged.
-    pub(crate) apdus: usize,
+    /// Transport units exchanged (APDUs, BLE values) and their name.
+    pub(crate) units: (usize, &'static str),
+}
+
+/// What carries whole session messages to the phone and back when the transport is not APDUs
+/// (BLE, `crate::ble`). NFC goes through `TerminalRole`, which frames the same session in
+/// APDUs.
+pub(crate) trait SessionLink {
+    /// One session message out, the phone's answer back (`None`: it answered without one).
+    fn exchange(&mut self, message: &[u8]) -> Result<Option<Vec<u8>>, KioskError>;
+    /// Ends the session with a last message (status 20, or the status of an error), best
+    /// effort: the error or the result already decided is what matters.
+    fn end(&mut self, message: &[u8]);
+    /// How many transport units were exchanged so far, and their name.
+    fn count(&self) -> (usize, &'static str);
 }
 
 /// Sends one command on the transport: the first failing means the phone is not ready yet,
@@ -150,6 +166,91 @@ pub(crate) fn read<T: CardTransport>(
         document,
         engagement: role.engagement_kind(),
         reader_auth: role.reader_auth(),
-        apdus: role.commands(),
+        units: (role.commands(), "APDUs"),
+    })
+}
+
+/// The session once the engagement is known and the link is up: request, response,
+/// termination, verification, over a [`SessionLink`] (BLE).
+pub(crate) fn session(
+    link: &mut dyn SessionLink,
+    engagement: &DeviceEngagement,
+    handover: &Handover,
+    how: &'static str,
+    options: &ReadOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ReadResult, KioskError> {
+    let mut reader = Reader::new(engagement, handover, &mut OsRng);
+    let mut items = ItemsRequest::new(&options.doc_type);
+    for (ns, name) in &options.items {
+        items = items.with(ns, name, false);
+    }
+    let doc_request = match &options.reader_auth {
+        Some((key, chain)) => DocRequest::signed(items, reader.transcript(), key, chain),
+        None => DocRequest::new(items),
+    };
+    let establishment = reader
+        .request(&DeviceRequest::new(vec![doc_request]))
+        .map_err(KioskError::Session)?;
+    progress(&format!(
+        "Asking for {} item(s){}",
+        options.items.len(),
+        if options.reader_auth.is_some() {
+            ", reader authenticated"
+        } else {
+            ""
+        }
+    ));
+    let reply = link
+        .exchange(&establishment)?
+        .ok_or(KioskError::Session(OfflineError::MissingField("data")))?;
+    let event = match reader.handle_message(&reply) {
+        Ok(event) => event,
+        Err(error) => {
+            // Tell the phone why, if it is still there; the error is what matters.
+            link.end(&reader.abort(&error));
+            return Err(KioskError::Session(error));
+        }
+    };
+    let response = match event {
+        ReaderEvent::Response { response, ended } => {
+            if !ended {
+                link.end(&reader.terminate());
+            }
+            response
+        }
+        ReaderEvent::Terminated => {
+            return Err(KioskError::Session(OfflineError::SessionTerminated));
+        }
+    };
+    progress("Response received; verifying");
+    let index = response
+        .documents
+        .iter()
+        .position(|d| d.doc_type == options.doc_type)
+        .ok_or_else(|| {
+            KioskError::NoDocument(format!(
+                "the phone returned no {} (status {}, {} document error(s))",
+                options.doc_type,
+                response.status,
+                response.document_errors.len()
+            ))
+        })?;
+    let document = reader
+        .verify(&response, &options.trust, options.now)
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| KioskError::NoDocument(options.doc_type.clone()))?
+        .map_err(KioskError::Verification)?;
+    progress(&format!(
+        "Verified: issued by {}, device {}",
+        document.issuer().subject(),
+        document.device_auth().as_str()
+    ));
+    Ok(ReadResult {
+        document,
+        engagement: how,
+        reader_auth: options.reader_auth.is_some(),
+        units: link.count(),
     })
 }

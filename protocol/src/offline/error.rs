@@ -123,6 +123,25 @@ pub enum OfflineError {
     KeyNotBound,
     /// The new device key's proof of possession does not verify for this session.
     InvalidKeyProof,
+    // --- BLE transport (18013-5 §8.3.3.1.1) ---
+    /// A BLE characteristic value with no bytes (every chunk has its `0x00`/`0x01` prefix).
+    BleEmptyChunk,
+    /// A BLE chunk whose first byte is neither `0x01` (more follows) nor `0x00` (last).
+    BleInvalidPrefix,
+    /// A BLE chunk longer than the link's characteristic value (`ATT_MTU − 3`, at most 512).
+    BleChunkTooLong,
+    /// The chunks of a BLE message do not make exactly one CBOR data item: a chunk was lost,
+    /// repeated or reordered, or the message was cut short.
+    BleIncompleteMessage,
+    /// A BLE chunk arrived when no message was due (after the last chunk of one message and
+    /// before the next request or answer).
+    BleUnexpectedChunk,
+    /// BLE data arrived before the reader wrote State start (`0x01`).
+    BleNotStarted,
+    /// State end (`0x02`) arrived in the middle of a message.
+    BleTransferCut,
+    /// A State value other than start (`0x01`) and end (`0x02`), or a second start.
+    BleInvalidState,
 }
 
 impl OfflineError {
@@ -169,6 +188,14 @@ impl OfflineError {
             Self::WriteUnsupported => "write_unsupported",
             Self::KeyNotBound => "key_not_bound",
             Self::InvalidKeyProof => "invalid_key_proof",
+            Self::BleEmptyChunk => "ble_empty_chunk",
+            Self::BleInvalidPrefix => "ble_invalid_prefix",
+            Self::BleChunkTooLong => "ble_chunk_too_long",
+            Self::BleIncompleteMessage => "ble_incomplete_message",
+            Self::BleUnexpectedChunk => "ble_unexpected_chunk",
+            Self::BleNotStarted => "ble_not_started",
+            Self::BleTransferCut => "ble_transfer_cut",
+            Self::BleInvalidState => "ble_invalid_state",
         }
     }
 
@@ -240,6 +267,16 @@ impl fmt::Display for OfflineError {
             Self::WriteUnsupported => f.write_str("the phone does not support writing"),
             Self::KeyNotBound => f.write_str("document not bound to the new device key"),
             Self::InvalidKeyProof => f.write_str("invalid proof of possession of the new key"),
+            Self::BleEmptyChunk => f.write_str("empty BLE chunk"),
+            Self::BleInvalidPrefix => f.write_str("BLE chunk prefix neither 0x00 nor 0x01"),
+            Self::BleChunkTooLong => f.write_str("BLE chunk longer than the MTU allows"),
+            Self::BleIncompleteMessage => {
+                f.write_str("BLE chunks do not make one message (lost, repeated or reordered)")
+            }
+            Self::BleUnexpectedChunk => f.write_str("BLE chunk when no message was due"),
+            Self::BleNotStarted => f.write_str("BLE data before State start"),
+            Self::BleTransferCut => f.write_str("BLE State end in the middle of a message"),
+            Self::BleInvalidState => f.write_str("unexpected BLE State value"),
         }
     }
 }

@@ -19,13 +19,15 @@
 //! - [`provision`]: writing at the counter, our extension on the same session (key
 //!   generation, an issuer-signed document bound to it, atomic store).
 //! - [`nfc`]: ISO-DEP framing for data retrieval (ENVELOPE with chaining, GET RESPONSE,
-//!   extended length).
+//!   extended length); [`ble`]: BLE framing in mdoc peripheral server mode (chunks by MTU,
+//!   the State characteristic).
 //!
 //! CBOR is [`ciborium`], COSE [`coset`], X.509 [`x509_cert`]; everything that is hashed or
 //! signed is kept as the bytes received ([`cbor`]). P-256, ES256, HMAC 256/256 and SHA-256
 //! only (cipher suite 1). Errors are [`OfflineError`], each with a stable code and the session
 //! status it ends a session with.
 
+pub mod ble;
 pub mod cbor;
 pub mod cose;
 pub mod crypto;
