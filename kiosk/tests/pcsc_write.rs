@@ -85,10 +85,9 @@ impl Setup {
 
     /// Starts the phone (with `env` set) and waits until vpcd has it.
     ///
-    /// After the kill test has restarted pcscd, vpcd has (rarely: once in about 40 restarts on
-    /// a loaded machine) never opened its port for the new phone; the phone then waits for it
-    /// forever. That is the test rig (pcscd + vpcd restarted every few hundred ms), not the
-    /// phone or the kiosk: pcscd is restarted and the phone started again, at most twice.
+    /// Restarts of pcscd use a new vpcd port each time (`Pcscd::restart_on_new_port`); should
+    /// vpcd still not take the phone (a test-rig problem, not the phone's or the kiosk's),
+    /// pcscd is restarted and the phone started again, at most twice.
     fn phone(&mut self, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Guard, PathBuf) {
         let mut last_log = String::new();
         for attempt in 0..3 {
@@ -115,7 +114,7 @@ impl Setup {
             last_log = std::fs::read_to_string(&log).unwrap_or_default();
             if attempt < 2 {
                 println!("  (vpcd did not take the phone; restarting pcscd)");
-                self.pcscd.restart();
+                self.pcscd.restart_on_new_port();
             }
         }
         panic!("the phone did not attach to vpcd, three times:\n{last_log}");
@@ -484,7 +483,7 @@ fn kill_during_writes(
             // A card that vanished in the middle of a transmit leaves this pcscd + vpcd pair
             // deaf to the next card for a while (a test-rig artefact: a real reader sees the
             // field); start a fresh one, as a counter PC would after a reader error.
-            setup.pcscd.restart();
+            setup.pcscd.restart_on_new_port();
         }
     }
     // Every document the phone kept is whole: the phone starts with the state and the kiosk
