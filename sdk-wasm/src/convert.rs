@@ -122,6 +122,7 @@ const KEY_CACHE: usize = 16;
 thread_local! {
     static PRIVATE_KEYS: RefCell<Vec<(Zeroizing<String>, PrivateRef)>> = const { RefCell::new(Vec::new()) };
     static PUBLIC_KEYS: RefCell<Vec<(String, PublicRef)>> = const { RefCell::new(Vec::new()) };
+    static SET_KEYS: RefCell<Vec<(Jwk, PublicRef)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn cached<K: AsRef<str>, T: Clone>(
@@ -169,6 +170,23 @@ pub(crate) fn public_key(value: &JsValue) -> Result<PublicRef, Failure> {
     let jwk = Jwk::from_json(text.as_bytes()).map_err(|_| JoseError::InvalidKey)?;
     let key = PublicRef::new(PublicKey::from_jwk(&jwk)?);
     remember(&PUBLIC_KEYS, text, key.clone());
+    Ok(key)
+}
+
+/// A public key found in a JWK Set, validated ([`PublicKey::from_jwk`]) once and then kept by
+/// its JWK, as [`public_key`] keeps keys given directly: a provider verifies many results
+/// against the same server key.
+pub(crate) fn public_key_of(jwk: &Jwk) -> Result<PublicRef, Failure> {
+    if let Some(key) = SET_KEYS.with_borrow(|entries| {
+        entries
+            .iter()
+            .find(|(known, _)| known == jwk)
+            .map(|(_, key)| key.clone())
+    }) {
+        return Ok(key);
+    }
+    let key = PublicRef::new(PublicKey::from_jwk(jwk)?);
+    remember(&SET_KEYS, jwk.clone(), key.clone());
     Ok(key)
 }
 

@@ -402,8 +402,9 @@ impl VerifyResult {
 
     /// The token itself, or what a seal held: its signature is next.
     fn signature_of(&mut self, signed: &str) -> Result<Step<'_>, Failure> {
-        let (unverified, key) = envelope::result_to_verify(signed, &self.server_keys)?;
-        self.stage = VerifyStage::Verifying(unverified, PublicRef::new(key));
+        let (unverified, jwk) = envelope::result_signer(signed, &self.server_keys)?;
+        let key = convert::public_key_of(jwk)?;
+        self.stage = VerifyStage::Verifying(unverified, key);
         let VerifyStage::Verifying(unverified, key) = &self.stage else {
             return Err(out_of_order());
         };

@@ -20,7 +20,7 @@ use alloc::string::{String, ToString};
 use rand_core::CryptoRngCore;
 
 use crate::jose::jwe::{self, KeyManagement};
-use crate::jose::jwk::{JwkSet, PrivateKey, PublicKey};
+use crate::jose::jwk::{Jwk, JwkSet, PrivateKey, PublicKey};
 use crate::jose::jws;
 use crate::jose::{HeaderParams, json};
 
@@ -369,6 +369,18 @@ pub fn result_to_verify(
     signed: &str,
     server_keys: &JwkSet,
 ) -> Result<(jws::UnverifiedJws, PublicKey), EnvelopeError> {
+    let (unverified, jwk) = result_signer(signed, server_keys)?;
+    let key = PublicKey::from_jwk(jwk)?;
+    Ok((unverified, key))
+}
+
+/// [`result_to_verify`] without the key's validation: the JWS with its header checked and the
+/// server's JWK it names, as found in `server_keys`. For a caller that keeps keys it validated
+/// before ([`PublicKey::from_jwk`] is a function of the JWK alone).
+pub fn result_signer<'k>(
+    signed: &str,
+    server_keys: &'k JwkSet,
+) -> Result<(jws::UnverifiedJws, &'k Jwk), EnvelopeError> {
     let unverified = jws::decode(signed)?;
     check_typ(unverified.header().typ.as_deref(), RESULT_TYP)?;
     let kid = unverified
@@ -377,8 +389,7 @@ pub fn result_to_verify(
         .as_deref()
         .ok_or(EnvelopeError::MissingKeyId)?;
     let jwk = server_keys.find(kid).ok_or(EnvelopeError::UnknownKey)?;
-    let key = PublicKey::from_jwk(jwk)?;
-    Ok((unverified, key))
+    Ok((unverified, jwk))
 }
 
 /// The claims of a result whose signature verified: the schema, `iss`, `aud`, `iat` (not in
