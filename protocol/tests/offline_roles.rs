@@ -88,12 +88,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &issuer,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&issuer);
     Setup {
         issuer,
         device_key,
@@ -675,41 +670,28 @@ fn the_phone_refuses_writes_it_cannot_or_may_not_take() {
             ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
         })
     };
+    // A write by `by` into a phone trusting `trust`: its refusal.
+    let refused = |trust: Option<TrustList>, by: &Party, hooks: &mut dyn PhoneHooks| {
+        write_over(&mut phone(trust), hooks, by, &s.issuer).unwrap_err()
+    };
+    let not_authorized = OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized);
     // No reader roots: no terminal may write.
     let mut hooks = Writer::default();
-    let error = write_over(&mut phone(None), &mut hooks, &writer, &s.issuer).unwrap_err();
-    assert_eq!(
-        error,
-        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
-    );
+    assert_eq!(refused(None, &writer, &mut hooks), not_authorized);
     assert_eq!(hooks.events.len(), 1);
     assert!(matches!(hooks.events[0], PhoneEvent::WriteRefused(_)));
     assert!(hooks.stored.is_empty());
     // A terminal that does not chain to the roots.
     let mut hooks = Writer::default();
-    let error = write_over(
-        &mut phone(Some(writer.trust())),
-        &mut hooks,
-        &stranger,
-        &s.issuer,
-    )
-    .unwrap_err();
     assert_eq!(
-        error,
-        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
+        refused(Some(writer.trust()), &stranger, &mut hooks),
+        not_authorized
     );
     assert!(hooks.stored.is_empty());
     // A shell that makes no keys (the default hooks, as the npm package's holder).
     let mut hooks = Recorder::default();
-    let error = write_over(
-        &mut phone(Some(writer.trust())),
-        &mut hooks,
-        &writer,
-        &s.issuer,
-    )
-    .unwrap_err();
     assert_eq!(
-        error,
+        refused(Some(writer.trust()), &writer, &mut hooks),
         OfflineError::WriteRefused(provision::WriteRefusal::KeyGeneration)
     );
     assert_eq!(
@@ -739,12 +721,7 @@ fn the_phone_refuses_writes_it_cannot_or_may_not_take() {
 #[test]
 fn the_phone_state_with_per_document_keys() {
     let s = setup();
-    let written_key = SecretKey::random(&mut OsRng);
-    let written = issue(
-        &s.issuer,
-        &written_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (written_key, written) = issue_now(&s.issuer);
     let mut state = PhoneState {
         device_key: StoredDeviceKey::Software(hex(&s.device_key.to_bytes())),
         documents: vec![StoredDocument {

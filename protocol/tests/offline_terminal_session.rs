@@ -32,12 +32,7 @@ struct Phone {
 impl Phone {
     fn new() -> Self {
         let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-        let device_key = SecretKey::random(&mut OsRng);
-        let stored = issue(
-            &issuer,
-            &device_key.public_key(),
-            validity(NOW - DAY, NOW + YEAR),
-        );
+        let (device_key, stored) = issue_now(&issuer);
         let holder = Holder::new(
             vec![RetrievalMethod::Ble(BleOptions::peripheral_server(SERVICE))],
             &mut OsRng,
