@@ -13,9 +13,6 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod procs;
 #[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod rig;
@@ -27,7 +24,7 @@ use std::process::{Command, ExitCode, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use procs::{Guard, READER};
+use rig::procs::{self, Guard, READER};
 use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_collects_and_prints_a_certificate";

@@ -11,9 +11,6 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod procs;
 #[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod rig;
@@ -23,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Output};
 use std::time::Duration;
 
-use procs::{Guard, READER};
+use rig::procs::{Guard, READER};
 use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_reads_phone_through_pcscd_and_vpcd";

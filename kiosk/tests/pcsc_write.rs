@@ -12,9 +12,6 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod procs;
 #[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod rig;
@@ -24,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use procs::{Guard, READER};
 use rand_core::RngCore;
+use rig::procs::{Guard, READER};
 use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_writes_phone_through_pcscd_and_vpcd";

@@ -1,14 +1,17 @@
 //! Shared by the kiosk's PC/SC system tests (`pcsc`, `pcsc_write`, `collect`): the `main` of a
 //! `harness = false` test, a private `pcscd` with vsmartcard's vpcd (`Pcscd` of
-//! `se/tests/common/procs.rs`, which the including test declares as `mod procs`), the kiosk
-//! binary's commands against it, `kazashi-kiosk phone` attached to vpcd, and the checks of a
-//! command's output.
+//! `se/tests/common/procs.rs`, the chip's test rig, re-exported as `procs`), the kiosk binary's
+//! commands against it, `kazashi-kiosk phone` attached to vpcd, and the checks of a command's
+//! output.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::procs::{self, Guard, Pcscd};
+#[path = "../../../se/tests/common/procs.rs"]
+pub mod procs;
+
+use procs::{Guard, Pcscd};
 
 /// The kiosk binary under test.
 pub const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
