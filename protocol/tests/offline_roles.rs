@@ -341,39 +341,33 @@ fn reader_authentication_policy_and_consent() {
         );
     }
 
-    // Consent: only the family name (and an item not asked for is not added).
-    phone.tap(&mut OsRng).unwrap();
-    let mut hooks = Recorder {
-        allow: Some(vec![
-            (MDL_NS.into(), "family_name".into()),
-            (MDL_NS.into(), "document_number".into()),
-        ]),
-        ..Recorder::default()
+    // A signed read by a phone whose holder allows `allow`.
+    let mut consented = |allow: Vec<(String, String)>| {
+        phone.tap(&mut OsRng).unwrap();
+        let mut hooks = Recorder {
+            allow: Some(allow),
+            ..Recorder::default()
+        };
+        run(
+            &mut phone,
+            &mut hooks,
+            None,
+            request(Some(&reader), true),
+            &trust,
+        )
+        .0
     };
-    let (doc, _) = run(
-        &mut phone,
-        &mut hooks,
-        None,
-        request(Some(&reader), true),
-        &trust,
-    );
-    let doc = doc.unwrap();
+    // Consent: only the family name (and an item not asked for is not added).
+    let doc = consented(vec![
+        (MDL_NS.into(), "family_name".into()),
+        (MDL_NS.into(), "document_number".into()),
+    ])
+    .unwrap();
     assert_eq!(doc.items()[0].1.len(), 1);
     assert!(doc.item(MDL_NS, "family_name").is_some());
     assert_eq!(doc.item(MDL_NS, "document_number"), None);
     // Declined.
-    phone.tap(&mut OsRng).unwrap();
-    let mut hooks = Recorder {
-        allow: Some(Vec::new()),
-        ..Recorder::default()
-    };
-    let (declined, _) = run(
-        &mut phone,
-        &mut hooks,
-        None,
-        request(Some(&reader), true),
-        &trust,
-    );
+    let declined = consented(Vec::new());
     assert_eq!(declined.unwrap_err().code(), "no_document");
 }
 
