@@ -6,12 +6,10 @@
 use kazashi_protocol::apdu::{Command, Response};
 use kazashi_protocol::offline::pki::TrustList;
 use kazashi_protocol::offline::terminal::{
-    TerminalError, TerminalNext, TerminalPhase, TerminalRequest, TerminalRole,
+    SessionEnd, TerminalError, TerminalNext, TerminalPhase, TerminalRequest, TerminalRole,
+    TerminalSession,
 };
-use kazashi_protocol::offline::{
-    DeviceEngagement, DeviceRequest, DocRequest, Handover, ItemsRequest, OfflineError, Reader,
-    ReaderEvent, VerifiedDocument,
-};
+use kazashi_protocol::offline::{DeviceEngagement, Handover, OfflineError, VerifiedDocument};
 use kazashi_se::CardTransport;
 use p256::ecdsa::SigningKey;
 use rand_core::OsRng;
@@ -36,6 +34,18 @@ pub(crate) struct ReadOptions {
     pub(crate) now: u64,
 }
 
+impl ReadOptions {
+    /// What the protocol's terminal asks for.
+    fn request(&self) -> TerminalRequest {
+        TerminalRequest {
+            doc_type: self.doc_type.clone(),
+            items: self.items.clone(),
+            reader_auth: self.reader_auth.clone(),
+            extended: self.extended,
+        }
+    }
+}
+
 /// A successful read.
 pub(crate) struct ReadResult {
     /// The verified document.
@@ -49,8 +59,8 @@ pub(crate) struct ReadResult {
 }
 
 /// What carries whole session messages to the phone and back when the transport is not APDUs
-/// (BLE, `crate::ble`). NFC goes through `TerminalRole`, which frames the same session in
-/// APDUs.
+/// (BLE, `crate::ble`): the messages of the protocol's `TerminalSession`. NFC goes through
+/// `TerminalRole`, which frames the same session in APDUs.
 pub(crate) trait SessionLink {
     /// One session message out, the phone's answer back (`None`: it answered without one).
     fn exchange(&mut self, message: &[u8]) -> Result<Option<Vec<u8>>, KioskError>;
@@ -99,12 +109,7 @@ pub(crate) fn read<T: CardTransport>(
     options: &ReadOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ReadResult, KioskError> {
-    let request = TerminalRequest {
-        doc_type: options.doc_type.clone(),
-        items: options.items.clone(),
-        reader_auth: options.reader_auth.clone(),
-        extended: options.extended,
-    };
+    let request = options.request();
     progress(if options.engagement.is_some() {
         "Engagement from the QR code"
     } else {
@@ -121,15 +126,7 @@ pub(crate) fn read<T: CardTransport>(
                 _ => "short",
             }
         )),
-        TerminalPhase::Request => progress(&format!(
-            "Asking for {} item(s){}",
-            options.items.len(),
-            if role.reader_auth() {
-                ", reader authenticated"
-            } else {
-                ""
-            }
-        )),
+        TerminalPhase::Request => asking(options, role.reader_auth(), progress),
         _ => {}
     };
     let mut phase = role.phase();
@@ -157,11 +154,7 @@ pub(crate) fn read<T: CardTransport>(
     let document = role
         .verify(&response, &options.trust, options.now)
         .map_err(terminal_error)?;
-    progress(&format!(
-        "Verified: issued by {}, device {}",
-        document.issuer().subject(),
-        document.device_auth().as_str()
-    ));
+    verified(&document, progress);
     Ok(ReadResult {
         document,
         engagement: role.engagement_kind(),
@@ -170,8 +163,9 @@ pub(crate) fn read<T: CardTransport>(
     })
 }
 
-/// The session once the engagement is known and the link is up: request, response,
-/// termination, verification, over a [`SessionLink`] (BLE).
+/// The session once the engagement is known and the link is up, over a [`SessionLink`]
+/// (BLE): the protocol's `TerminalSession` (request, response, the session's end,
+/// verification); here only the bytes moved and the progress lines.
 pub(crate) fn session(
     link: &mut dyn SessionLink,
     engagement: &DeviceEngagement,
@@ -180,77 +174,45 @@ pub(crate) fn session(
     options: &ReadOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ReadResult, KioskError> {
-    let mut reader = Reader::new(engagement, handover, &mut OsRng);
-    let mut items = ItemsRequest::new(&options.doc_type);
-    for (ns, name) in &options.items {
-        items = items.with(ns, name, false);
+    let (mut session, establishment) =
+        TerminalSession::start(engagement, handover, &options.request(), &mut OsRng)
+            .map_err(terminal_error)?;
+    asking(options, session.reader_auth(), progress);
+    let reply = link.exchange(&establishment)?;
+    let SessionEnd { goodbye, outcome } = session.handle_reply(reply.as_deref());
+    if let Some(goodbye) = goodbye {
+        link.end(&goodbye);
     }
-    let doc_request = match &options.reader_auth {
-        Some((key, chain)) => DocRequest::signed(items, reader.transcript(), key, chain),
-        None => DocRequest::new(items),
-    };
-    let establishment = reader
-        .request(&DeviceRequest::new(vec![doc_request]))
-        .map_err(KioskError::Session)?;
+    let response = outcome.map_err(terminal_error)?;
+    progress("Response received; verifying");
+    let document = session
+        .verify(&response, &options.trust, options.now)
+        .map_err(terminal_error)?;
+    verified(&document, progress);
+    Ok(ReadResult {
+        document,
+        engagement: how,
+        reader_auth: session.reader_auth(),
+        units: link.count(),
+    })
+}
+
+fn asking(options: &ReadOptions, reader_auth: bool, progress: &mut dyn FnMut(&str)) {
     progress(&format!(
         "Asking for {} item(s){}",
         options.items.len(),
-        if options.reader_auth.is_some() {
+        if reader_auth {
             ", reader authenticated"
         } else {
             ""
         }
     ));
-    let reply = link
-        .exchange(&establishment)?
-        .ok_or(KioskError::Session(OfflineError::MissingField("data")))?;
-    let event = match reader.handle_message(&reply) {
-        Ok(event) => event,
-        Err(error) => {
-            // Tell the phone why, if it is still there; the error is what matters.
-            link.end(&reader.abort(&error));
-            return Err(KioskError::Session(error));
-        }
-    };
-    let response = match event {
-        ReaderEvent::Response { response, ended } => {
-            if !ended {
-                link.end(&reader.terminate());
-            }
-            response
-        }
-        ReaderEvent::Terminated => {
-            return Err(KioskError::Session(OfflineError::SessionTerminated));
-        }
-    };
-    progress("Response received; verifying");
-    let index = response
-        .documents
-        .iter()
-        .position(|d| d.doc_type == options.doc_type)
-        .ok_or_else(|| {
-            KioskError::NoDocument(format!(
-                "the phone returned no {} (status {}, {} document error(s))",
-                options.doc_type,
-                response.status,
-                response.document_errors.len()
-            ))
-        })?;
-    let document = reader
-        .verify(&response, &options.trust, options.now)
-        .into_iter()
-        .nth(index)
-        .ok_or_else(|| KioskError::NoDocument(options.doc_type.clone()))?
-        .map_err(KioskError::Verification)?;
+}
+
+fn verified(document: &VerifiedDocument, progress: &mut dyn FnMut(&str)) {
     progress(&format!(
         "Verified: issued by {}, device {}",
         document.issuer().subject(),
         document.device_auth().as_str()
     ));
-    Ok(ReadResult {
-        document,
-        engagement: how,
-        reader_auth: options.reader_auth.is_some(),
-        units: link.count(),
-    })
 }

@@ -13,58 +13,44 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
+#[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
-mod procs;
+mod rig;
 
 use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use procs::{Guard, Pcscd, READER};
+use rig::procs::{self, Guard, READER};
+use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_collects_and_prints_a_certificate";
-const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
 const DOCTYPE: &str = "jp.kazashi.certificate.1";
 const IPA_GOTHIC: &str = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf";
 
 fn main() -> ExitCode {
-    if procs::filtered_out(NAME) {
-        return ExitCode::SUCCESS;
-    }
-    println!("\nrunning 1 test");
-    let started = Instant::now();
-    if !procs::have("pcscd") || !procs::have(procs::VPCD_DRIVER) {
-        if std::env::var("KAZASHI_SKIP_PCSC").as_deref() == Ok("1") {
-            println!("test {NAME} ... skipped (KAZASHI_SKIP_PCSC=1)");
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "test {NAME} FAILED: pcscd and vsmartcard-vpcd are not installed. Run `cargo xtask \
-             test` (it installs them), or set KAZASHI_SKIP_PCSC=1 to skip."
-        );
-        return ExitCode::FAILURE;
-    }
-    if !procs::have("pdftotext") || !procs::have("pdftoppm") || !Path::new(IPA_GOTHIC).exists() {
-        eprintln!(
-            "test {NAME} FAILED: poppler-utils and fonts-ipafont-gothic are needed. Run `cargo \
-             xtask test` (it installs them)."
-        );
-        return ExitCode::FAILURE;
-    }
-    scenario();
-    println!(
-        "test {NAME} ... ok ({:.1} s)\n\ntest result: ok. 1 passed; 0 failed",
-        started.elapsed().as_secs_f64()
-    );
-    ExitCode::SUCCESS
+    let needs = || {
+        (!procs::have("pdftotext") || !procs::have("pdftoppm") || !Path::new(IPA_GOTHIC).exists())
+            .then(|| {
+                "poppler-utils and fonts-ipafont-gothic are needed. Run `cargo xtask test` (it \
+                 installs them)."
+                    .to_string()
+            })
+    };
+    rig::main(NAME, needs, scenario)
 }
 
-struct Setup {
-    dir: PathBuf,
-    pcscd: Pcscd,
+struct Setup(Rig);
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Setup {
@@ -72,12 +58,9 @@ impl Setup {
         self.dir.join(set).join(name)
     }
 
+    /// A kiosk command, with `path` as its PATH when given.
     fn command(&self, args: &[&str], path: Option<&Path>) -> Command {
-        let mut command = Command::new(KIOSK);
-        command
-            .args(args)
-            .env(self.pcscd.env().0, self.pcscd.env().1)
-            .stdin(Stdio::null());
+        let mut command = self.0.command(args);
         if let Some(path) = path {
             command.env("PATH", path);
         }
@@ -94,25 +77,7 @@ impl Setup {
             "phone-{}.log",
             state.file_stem().unwrap().to_string_lossy()
         ));
-        let guard = Guard::spawn(
-            "kazashi-kiosk phone",
-            Command::new(KIOSK)
-                .args([
-                    "phone",
-                    "--vpcd",
-                    &format!("127.0.0.1:{}", self.pcscd.port),
-                    "--state",
-                ])
-                .arg(state)
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap()),
-        );
-        assert!(
-            procs::wait_for_log(&log, "connected to vpcd", 1, Duration::from_secs(10)),
-            "the phone did not attach to vpcd:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        guard
+        self.0.phone(state, &[], &log)
     }
 
     /// Issues the certificate (signed by the issuer of `set`, without the element `skip`)
@@ -171,22 +136,6 @@ impl Setup {
         args.extend_from_slice(extra);
         self.kiosk(&args, path)
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn assert_fails(output: &Output, code: i32, error: &str) {
-    assert_eq!(output.status.code(), Some(code), "{}", text(output));
-    assert!(output.stdout.is_empty(), "no output: {}", text(output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("[{error}]")), "{}", text(output));
 }
 
 /// A directory of fake CUPS programs: `lp` records its arguments and a copy of the file it
@@ -265,15 +214,9 @@ fn render(pdf: &Path, dir: &Path) -> (usize, usize, usize) {
 }
 
 fn scenario() {
-    let dir = procs::scratch("collect");
-    let pcscd = Pcscd::start(&dir, procs::free_port_pair());
-    let setup = Setup { dir, pcscd };
+    let setup = Setup(Rig::start("collect"));
     for set in ["pki", "other"] {
-        let out = setup.kiosk(
-            &["pki", "--out", setup.dir.join(set).to_str().unwrap()],
-            None,
-        );
-        assert!(out.status.success(), "pki: {}", text(&out));
+        setup.make_pki(set);
     }
     let good = setup.dir.join("phone-good.json");
     let forged = setup.dir.join("phone-forged.json");
@@ -422,9 +365,7 @@ fn scenario() {
         screen(&setup, &good, &forged);
     }
 
-    let dir = setup.dir.clone();
-    drop(setup);
-    let _ = std::fs::remove_dir_all(&dir);
+    setup.0.remove();
 }
 
 /// The kiosk screen's line mode: a success, the phone taken away, then a failure.

@@ -11,49 +11,34 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
+#[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
-mod procs;
+mod rig;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ExitCode, Output};
+use std::time::Duration;
 
-use procs::{Guard, Pcscd, READER};
+use rig::procs::{Guard, READER};
+use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_reads_phone_through_pcscd_and_vpcd";
-const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
 const MDL: &str = "org.iso.18013.5.1.mDL";
 const NS: &str = "org.iso.18013.5.1";
 
 fn main() -> ExitCode {
-    if procs::filtered_out(NAME) {
-        return ExitCode::SUCCESS;
-    }
-    println!("\nrunning 1 test");
-    let started = Instant::now();
-    if !procs::have("pcscd") || !procs::have(procs::VPCD_DRIVER) {
-        if std::env::var("KAZASHI_SKIP_PCSC").as_deref() == Ok("1") {
-            println!("test {NAME} ... skipped (KAZASHI_SKIP_PCSC=1)");
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "test {NAME} FAILED: pcscd and vsmartcard-vpcd are not installed. Run `cargo xtask \
-             test` (it installs them), or set KAZASHI_SKIP_PCSC=1 to skip."
-        );
-        return ExitCode::FAILURE;
-    }
-    scenario();
-    println!(
-        "test {NAME} ... ok ({:.1} s)\n\ntest result: ok. 1 passed; 0 failed",
-        started.elapsed().as_secs_f64()
-    );
-    ExitCode::SUCCESS
+    rig::main(NAME, || None, scenario)
 }
 
-struct Setup {
-    dir: PathBuf,
-    pcscd: Pcscd,
+struct Setup(Rig);
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.0
+    }
 }
 
 impl Setup {
@@ -61,44 +46,24 @@ impl Setup {
         self.dir.join("pki").join(name)
     }
 
-    fn kiosk(&self, args: &[&str]) -> Output {
-        Command::new(KIOSK)
-            .args(args)
-            .env(self.pcscd.env().0, self.pcscd.env().1)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
     /// Starts the phone and waits until vpcd has it.
     fn phone(&self, state: &Path, extra: &[&str]) -> (Guard, PathBuf) {
         let log = self
             .dir
             .join(format!("phone-{}.log", extra.join("_").replace('/', "")));
-        let guard = Guard::spawn(
-            "kazashi-kiosk phone",
-            Command::new(KIOSK)
-                .args([
-                    "phone",
-                    "--vpcd",
-                    &format!("127.0.0.1:{}", self.pcscd.port),
-                    "--state",
-                ])
-                .arg(state)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap()),
-        );
-        assert!(
-            procs::wait_for_log(&log, "connected to vpcd", 1, Duration::from_secs(10)),
-            "the phone did not attach to vpcd:\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        (guard, log)
+        (self.0.phone(state, extra, &log), log)
     }
 
+    /// `read` of the three items, trusting the test issuer.
     fn read(&self, extra: &[&str]) -> Output {
-        let trust = self.pki("issuer-root.pem");
+        self.read_trusting(
+            &self.pki("issuer-root.pem"),
+            "org.iso.18013.5.1:family_name,org.iso.18013.5.1:age_over_18,org.iso.18013.5.1:portrait",
+            extra,
+        )
+    }
+
+    fn read_trusting(&self, trust: &Path, items: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "read",
             "--reader",
@@ -106,7 +71,7 @@ impl Setup {
             "--doctype",
             MDL,
             "--items",
-            "org.iso.18013.5.1:family_name,org.iso.18013.5.1:age_over_18,org.iso.18013.5.1:portrait",
+            items,
             "--issuer-trust",
             trust.to_str().unwrap(),
             "--timeout",
@@ -115,15 +80,6 @@ impl Setup {
         args.extend_from_slice(extra);
         self.kiosk(&args)
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn issue(setup: &Setup, state: &Path, chip: Option<&Path>) {
@@ -192,31 +148,13 @@ fn assert_read(
     assert!(stderr.contains(&format!("({apdus} APDUs)")), "{stderr}");
 }
 
-fn assert_fails(output: &Output, code: i32, error: &str) {
-    assert_eq!(output.status.code(), Some(code), "{}", text(output));
-    assert!(
-        output.stdout.is_empty(),
-        "no partial output: {}",
-        text(output)
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("[{error}]")), "{}", text(output));
-}
-
 fn scenario() {
-    let dir = procs::scratch("kiosk");
-    let pcscd = Pcscd::start(&dir, procs::free_port_pair());
-    let setup = Setup { dir, pcscd };
-    let out = setup.kiosk(&["pki", "--out", setup.dir.join("pki").to_str().unwrap()]);
-    assert!(out.status.success(), "pki: {}", text(&out));
+    let setup = Setup(Rig::start("kiosk"));
+    setup.make_pki("pki");
 
     // Two phones: one with its device key in software, one with it on its virtual chip.
     let chip = setup.dir.join("chip.json");
-    kazashi_se::Store::new(&chip)
-        .create(&kazashi_se::CardState::new(kazashi_se::Profile::random(
-            &mut rand_core::OsRng,
-        )))
-        .unwrap();
+    setup.new_chip(&chip);
     let software = setup.dir.join("phone-software.json");
     let on_chip = setup.dir.join("phone-chip.json");
     issue(&setup, &software, None);
@@ -257,19 +195,7 @@ fn scenario() {
     assert_read(&setup.read(&["--short"]), "mac", "nfc", false, "short");
     // 4. The issuer is not in the trust list (the reader root is not an issuer).
     let wrong = setup.pki("reader-root.pem");
-    let out = setup.kiosk(&[
-        "read",
-        "--reader",
-        READER,
-        "--doctype",
-        MDL,
-        "--items",
-        "org.iso.18013.5.1:family_name",
-        "--issuer-trust",
-        wrong.to_str().unwrap(),
-        "--timeout",
-        "10",
-    ]);
+    let out = setup.read_trusting(&wrong, "org.iso.18013.5.1:family_name", &[]);
     assert_fails(&out, 8, "not_trusted");
     phone.terminate(Duration::from_secs(3));
     println!("NFC handover: device MAC, short APDUs; untrusted issuer refused: ok");
@@ -332,7 +258,5 @@ fn scenario() {
     assert_fails(&out, 4, "no_phone");
     println!("no phone: exit 4: ok");
 
-    let dir = setup.dir.clone();
-    drop(setup);
-    let _ = std::fs::remove_dir_all(&dir);
+    setup.0.remove();
 }

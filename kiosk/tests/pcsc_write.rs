@@ -12,53 +12,40 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::panic, missing_docs)]
 
-#[path = "../../se/tests/common/procs.rs"]
+#[path = "common/rig.rs"]
 #[allow(dead_code, unreachable_pub)]
-mod procs;
+mod rig;
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Output, Stdio};
+use std::process::{ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use procs::{Guard, Pcscd, READER};
 use rand_core::RngCore;
+use rig::procs::{Guard, READER};
+use rig::{Rig, assert_fails, text};
 
 const NAME: &str = "kiosk_writes_phone_through_pcscd_and_vpcd";
-const KIOSK: &str = env!("CARGO_BIN_EXE_kazashi-kiosk");
 const MDL: &str = "org.iso.18013.5.1.mDL";
 const NS: &str = "org.iso.18013.5.1";
 const RESIDENCE: &str = "jp.kazashi.residence.1";
 const RES_NS: &str = "jp.kazashi.residence";
 
 fn main() -> ExitCode {
-    if procs::filtered_out(NAME) {
-        return ExitCode::SUCCESS;
-    }
-    println!("\nrunning 1 test");
-    let started = Instant::now();
-    if !procs::have("pcscd") || !procs::have(procs::VPCD_DRIVER) {
-        if std::env::var("KAZASHI_SKIP_PCSC").as_deref() == Ok("1") {
-            println!("test {NAME} ... skipped (KAZASHI_SKIP_PCSC=1)");
-            return ExitCode::SUCCESS;
-        }
-        eprintln!(
-            "test {NAME} FAILED: pcscd and vsmartcard-vpcd are not installed. Run `cargo xtask \
-             test` (it installs them), or set KAZASHI_SKIP_PCSC=1 to skip."
-        );
-        return ExitCode::FAILURE;
-    }
-    scenario();
-    println!(
-        "test {NAME} ... ok ({:.1} s)\n\ntest result: ok. 1 passed; 0 failed",
-        started.elapsed().as_secs_f64()
-    );
-    ExitCode::SUCCESS
+    rig::main(NAME, || None, scenario)
 }
 
 struct Setup {
-    dir: PathBuf,
-    pcscd: Pcscd,
+    rig: Rig,
     phones: usize,
+}
+
+impl Deref for Setup {
+    type Target = Rig;
+
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
 }
 
 fn path(p: &Path) -> &str {
@@ -68,19 +55,6 @@ fn path(p: &Path) -> &str {
 impl Setup {
     fn pki(&self, name: &str) -> PathBuf {
         self.dir.join("pki").join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(KIOSK);
-        command
-            .args(args)
-            .env(self.pcscd.env().0, self.pcscd.env().1)
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn kiosk(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
     }
 
     /// Starts the phone (with `env` set) and waits until vpcd has it.
@@ -93,41 +67,28 @@ impl Setup {
         for attempt in 0..3 {
             self.phones += 1;
             let log = self.dir.join(format!("phone-{}.log", self.phones));
-            let mut command = Command::new(KIOSK);
-            command
-                .args([
-                    "phone",
-                    "--vpcd",
-                    &format!("127.0.0.1:{}", self.pcscd.port),
-                    "--state",
-                    path(state),
-                ])
-                .args(extra)
-                .envs(env.iter().copied())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap());
-            let mut guard = Guard::spawn("kazashi-kiosk phone", &mut command);
-            if procs::wait_for_log(&log, "connected to vpcd", 1, Duration::from_secs(10)) {
+            if let Some(guard) = self.rig.try_phone(state, extra, env, &log) {
                 return (guard, log);
             }
-            guard.kill();
             last_log = std::fs::read_to_string(&log).unwrap_or_default();
             if attempt < 2 {
                 println!("  (vpcd did not take the phone; restarting pcscd)");
-                self.pcscd.restart_on_new_port();
+                self.rig.pcscd.restart_on_new_port();
             }
         }
         panic!("the phone did not attach to vpcd, three times:\n{last_log}");
     }
 
+    /// `write` of `data` as `doc_type`, as the terminal of `reader_pki` (none: without a
+    /// reader key, which `write` refuses).
     fn write_args(
         &self,
         doc_type: &str,
         data: &Path,
-        reader_pki: &str,
+        reader_pki: Option<&str>,
         timeout: &str,
     ) -> Vec<String> {
-        [
+        let mut args: Vec<String> = [
             "write",
             "--reader",
             READER,
@@ -139,20 +100,26 @@ impl Setup {
             doc_type,
             "--data",
             path(data),
-            "--reader-key",
-            path(&self.dir.join(reader_pki).join("reader.key")),
-            "--reader-cert",
-            path(&self.dir.join(reader_pki).join("reader.pem")),
             "--timeout",
             timeout,
         ]
         .iter()
         .map(|s| s.to_string())
-        .collect()
+        .collect();
+        if let Some(pki) = reader_pki {
+            let dir = self.dir.join(pki);
+            for (option, file) in [
+                ("--reader-key", "reader.key"),
+                ("--reader-cert", "reader.pem"),
+            ] {
+                args.extend([option.to_string(), path(&dir.join(file)).to_string()]);
+            }
+        }
+        args
     }
 
     fn write(&self, doc_type: &str, data: &Path, reader_pki: &str) -> Output {
-        let args = self.write_args(doc_type, data, reader_pki, "10");
+        let args = self.write_args(doc_type, data, Some(reader_pki), "10");
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.kiosk(&args)
     }
@@ -172,22 +139,6 @@ impl Setup {
             "10",
         ])
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn assert_fails(output: &Output, code: i32, error: &str) {
-    assert_eq!(output.status.code(), Some(code), "{}", text(output));
-    assert!(output.stdout.is_empty(), "no output: {}", text(output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(&format!("[{error}]")), "{}", text(output));
 }
 
 fn issue(setup: &Setup, state: &Path, chip: Option<&Path>) {
@@ -227,23 +178,15 @@ fn documents(state: &Path) -> Vec<serde_json::Value> {
 }
 
 fn scenario() {
-    let dir = procs::scratch("kiosk-write");
-    let pcscd = Pcscd::start(&dir, procs::free_port_pair());
     let mut setup = Setup {
-        dir,
-        pcscd,
+        rig: Rig::start("kiosk-write"),
         phones: 0,
     };
     for pki in ["pki", "pki-other"] {
-        let out = setup.kiosk(&["pki", "--out", path(&setup.dir.join(pki))]);
-        assert!(out.status.success(), "pki: {}", text(&out));
+        setup.make_pki(pki);
     }
     let chip = setup.dir.join("chip.json");
-    kazashi_se::Store::new(&chip)
-        .create(&kazashi_se::CardState::new(kazashi_se::Profile::random(
-            &mut rand_core::OsRng,
-        )))
-        .unwrap();
+    setup.new_chip(&chip);
     let on_chip = setup.dir.join("phone-chip.json");
     issue(&setup, &on_chip, Some(&chip));
     let data = setup.dir.join("residence.json");
@@ -311,7 +254,7 @@ fn scenario() {
         .unwrap()
         .trim()
         .to_string();
-    let mut args = setup.write_args("jp.kazashi.qr.1", &data, "pki", "10");
+    let mut args = setup.write_args("jp.kazashi.qr.1", &data, Some("pki"), "10");
     args.extend(["--engagement".to_string(), qr]);
     let out = setup.kiosk(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "write by QR: {}", text(&out));
@@ -342,19 +285,8 @@ fn scenario() {
     assert_eq!(std::fs::read(&on_chip).unwrap(), before, "state unchanged");
     phone.terminate(Duration::from_secs(3));
     // A terminal without its reader key cannot even ask.
-    let out = setup.kiosk(&[
-        "write",
-        "--reader",
-        READER,
-        "--issuer-key",
-        path(&setup.pki("issuer.key")),
-        "--issuer-cert",
-        path(&setup.pki("issuer.pem")),
-        "--doctype",
-        RESIDENCE,
-        "--data",
-        path(&data),
-    ]);
+    let args = setup.write_args(RESIDENCE, &data, None, "10");
+    let out = setup.kiosk(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_fails(&out, 2, "usage");
     println!("untrusted terminal and phone without trust list: refused, state unchanged: ok");
 
@@ -365,9 +297,7 @@ fn scenario() {
     issue(&setup, &software, None);
     kill_during_writes(&mut setup, &software, &data, write_time, false);
 
-    let dir = setup.dir.clone();
-    drop(setup);
-    let _ = std::fs::remove_dir_all(&dir);
+    setup.rig.remove();
 }
 
 fn kill_during_writes(
@@ -425,7 +355,7 @@ fn kill_during_writes(
                 how = format!("SIGKILL after {} ms", delay.as_millis());
                 let (mut phone, _) = setup.phone(state, &trust_args, &[]);
                 // A kill before the tap is a phone that never came: a short timeout.
-                let args = setup.write_args(&doc_type, data, "pki", "2");
+                let args = setup.write_args(&doc_type, data, Some("pki"), "2");
                 let child = setup
                     .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
                     .stdout(Stdio::piped())
@@ -483,7 +413,7 @@ fn kill_during_writes(
             // A card that vanished in the middle of a transmit leaves this pcscd + vpcd pair
             // deaf to the next card for a while (a test-rig artefact: a real reader sees the
             // field); start a fresh one, as a counter PC would after a reader error.
-            setup.pcscd.restart_on_new_port();
+            setup.rig.pcscd.restart_on_new_port();
         }
     }
     // Every document the phone kept is whole: the phone starts with the state and the kiosk

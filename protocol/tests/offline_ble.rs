@@ -235,12 +235,7 @@ fn whole_sessions_at_several_mtus_and_a_20_kb_response() {
 #[test]
 fn the_phone_ends_the_session_with_state_end() {
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &issuer,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&issuer);
     let mut phone = Phone::new(stored, device_key, 185);
     let mut link = Link::new(185);
     let mut reader = Reader::new(phone.holder.engagement(), &Handover::Qr, &mut OsRng);

@@ -15,7 +15,6 @@ use kazashi_protocol::offline::nfc::{
 use kazashi_protocol::offline::pki::Usage;
 use kazashi_protocol::offline::*;
 use mdoc::*;
-use p256::SecretKey;
 use rand_core::OsRng;
 
 struct Traffic {
@@ -276,12 +275,7 @@ fn limits_are_what_both_sides_allow() {
 #[test]
 fn a_whole_session_over_nfc_framing() {
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &issuer,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&issuer);
     let options = NfcOptions {
         max_command_len: 65_535,
         max_response_len: 65_536,
@@ -337,12 +331,7 @@ fn static_handover_then_retrieval_on_one_phone_card() {
     use kazashi_protocol::offline::nfc::PhoneCard;
 
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &issuer,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&issuer);
     let options = NfcOptions {
         max_command_len: 255,
         max_response_len: 256,

@@ -39,6 +39,16 @@ impl World {
             terminal: Party::new("Test Counter", Usage::ReaderAuth),
         }
     }
+
+    /// The terminal's signed write request on `reader`'s session.
+    fn start_write(&self, reader: Reader) -> (AwaitingKey, Vec<u8>) {
+        TerminalWrite::start(reader, MDL, &self.terminal.leaf_key, &self.terminal.chain()).unwrap()
+    }
+
+    /// A document from the issuer for `key`, valid now.
+    fn issue(&self, key: &p256::PublicKey) -> IssuerSigned {
+        issue(&self.issuer, key, validity(NOW - DAY, NOW + YEAR))
+    }
 }
 
 /// A phone engaged by QR; a terminal that scanned it with a known ephemeral key, and a
@@ -67,6 +77,42 @@ fn data(raw: &[u8]) -> Vec<u8> {
     SessionData::parse(raw).unwrap().data.unwrap()
 }
 
+/// The phone's reading of the terminal's message: a request.
+fn take_request(holder: &mut Holder, message: &[u8]) -> DeviceRequest {
+    let HolderEvent::Request(request) = holder.handle_message(message).unwrap() else {
+        panic!("expected a request");
+    };
+    request
+}
+
+/// A write up to the phone's authorisation (with `trust`) of the terminal's signed request.
+struct Requested {
+    terminal: AwaitingKey,
+    establishment: Vec<u8>,
+    requested: KeyRequested,
+    /// In step with the terminal's cipher.
+    shadow: SessionCipher,
+}
+
+fn requested(world: &World, trust: &TrustList) -> Requested {
+    let Session {
+        mut holder,
+        reader,
+        mut shadow,
+    } = session();
+    let (terminal, establishment) = world.start_write(reader);
+    shadow.encrypt(b"establishment").unwrap();
+    let request = take_request(&mut holder, &establishment);
+    assert!(provision::is_write_request(&request));
+    let requested = HolderWrite::authorize(holder, &request, Some(trust), NOW).unwrap();
+    Requested {
+        terminal,
+        establishment,
+        requested,
+        shadow,
+    }
+}
+
 /// Runs a write up to the phone's key answer: the terminal waits for it, the phone for the
 /// document. The shadow cipher is kept in step with the terminal's.
 fn to_key(
@@ -79,24 +125,12 @@ fn to_key(
     SessionCipher,
     SecretKey,
 ) {
-    let Session {
-        mut holder,
-        reader,
+    let Requested {
+        terminal,
+        requested,
         mut shadow,
-    } = session();
-    let (terminal, establishment) = TerminalWrite::start(
-        reader,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    shadow.encrypt(b"establishment").unwrap();
-    let HolderEvent::Request(request) = holder.handle_message(&establishment).unwrap() else {
-        panic!("expected the write request");
-    };
-    assert!(provision::is_write_request(&request));
-    let requested = HolderWrite::authorize(holder, &request, Some(trust), NOW).unwrap();
+        ..
+    } = requested(world, trust);
     assert_eq!(requested.doc_type(), MDL);
     assert_eq!(
         requested.reader().subject(),
@@ -115,11 +149,7 @@ fn a_trusted_terminal_writes_a_document_bound_to_a_fresh_key() {
     let (terminal, awaiting_store, key_message, _, key) = to_key(&world, &world.terminal.trust());
     let received = terminal.handle(&key_message).unwrap();
     assert_eq!(received.device_key(), &key.public_key());
-    let document = issue(
-        &world.issuer,
-        received.device_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let document = world.issue(received.device_key());
     let (awaiting_stored, store_message) = received.store(&document).unwrap();
     let ready = awaiting_store.handle(&store_message, NOW).unwrap();
     assert_eq!(ready.doc_type(), MDL);
@@ -143,21 +173,11 @@ fn a_trusted_terminal_writes_a_document_bound_to_a_fresh_key() {
 #[test]
 fn a_chip_can_make_the_proof_from_the_sig_structure() {
     let world = World::new();
-    let Session {
-        mut holder, reader, ..
-    } = session();
-    let (terminal, establishment) = TerminalWrite::start(
-        reader,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    let HolderEvent::Request(request) = holder.handle_message(&establishment).unwrap() else {
-        panic!();
-    };
-    let requested =
-        HolderWrite::authorize(holder, &request, Some(&world.terminal.trust()), NOW).unwrap();
+    let Requested {
+        terminal,
+        requested,
+        ..
+    } = requested(&world, &world.terminal.trust());
     let key = SigningKey::random(&mut OsRng);
     let public = p256::PublicKey::from(key.verifying_key());
     // What a chip does: ECDSA over the SHA-256 of the Sig_structure.
@@ -178,13 +198,7 @@ fn refused(
         mut holder, reader, ..
     } = session();
     let (terminal, establishment) = if signed {
-        TerminalWrite::start(
-            reader,
-            MDL,
-            &world.terminal.leaf_key,
-            &world.terminal.chain(),
-        )
-        .unwrap()
+        world.start_write(reader)
     } else {
         // A terminal that asks to write without authenticating: the same request, unsigned.
         let mut reader = reader;
@@ -193,18 +207,10 @@ fn refused(
             .request(&DeviceRequest::new(vec![DocRequest::new(items)]))
             .unwrap();
         // The terminal state of another session stands in to read the refusal's shape only.
-        let (terminal, _) = TerminalWrite::start(
-            session().reader,
-            MDL,
-            &world.terminal.leaf_key,
-            &world.terminal.chain(),
-        )
-        .unwrap();
+        let (terminal, _) = world.start_write(session().reader);
         (terminal, establishment)
     };
-    let HolderEvent::Request(request) = holder.handle_message(&establishment).unwrap() else {
-        panic!();
-    };
+    let request = take_request(&mut holder, &establishment);
     assert!(provision::is_write_request(&request));
     let error = HolderWrite::authorize(holder, &request, trust, NOW).unwrap_err();
     let message = SessionData::parse(&error.message).unwrap();
@@ -262,9 +268,7 @@ fn a_read_request_is_not_a_write_request() {
     let establishment = reader
         .request(&DeviceRequest::new(vec![DocRequest::new(request_items())]))
         .unwrap();
-    let HolderEvent::Request(request) = holder.handle_message(&establishment).unwrap() else {
-        panic!();
-    };
+    let request = take_request(&mut holder, &establishment);
     assert!(!provision::is_write_request(&request));
     let error = HolderWrite::authorize(holder, &request, None, NOW).unwrap_err();
     assert_eq!(error.error, OfflineError::InvalidField("itemsRequest"));
@@ -276,16 +280,8 @@ fn a_plain_wallet_answers_like_a_wallet_and_the_terminal_says_unsupported() {
     let Session {
         mut holder, reader, ..
     } = session();
-    let (terminal, establishment) = TerminalWrite::start(
-        reader,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    let HolderEvent::Request(_) = holder.handle_message(&establishment).unwrap() else {
-        panic!();
-    };
+    let (terminal, establishment) = world.start_write(reader);
+    take_request(&mut holder, &establishment);
     let mut response = DeviceResponse::new(Vec::new());
     response.document_errors.push((MDL.into(), 0));
     let reply = holder.respond(&response).unwrap();
@@ -311,7 +307,7 @@ fn a_document_not_bound_to_the_new_key_is_refused() {
     let world = World::new();
     let error = tampered_store(&world, |_| {
         let other = SecretKey::random(&mut OsRng).public_key();
-        let document = issue(&world.issuer, &other, validity(NOW - DAY, NOW + YEAR));
+        let document = world.issue(&other);
         provision::store_message(MDL, &document.to_bytes())
     });
     assert_eq!(error, OfflineError::KeyNotBound);
@@ -324,7 +320,7 @@ fn the_terminal_itself_refuses_to_send_a_document_for_another_key() {
     let (terminal, _, key_message, _, _) = to_key(&world, &world.terminal.trust());
     let received = terminal.handle(&key_message).unwrap();
     let other = SecretKey::random(&mut OsRng).public_key();
-    let document = issue(&world.issuer, &other, validity(NOW - DAY, NOW + YEAR));
+    let document = world.issue(&other);
     assert_eq!(
         received.store(&document).unwrap_err(),
         OfflineError::KeyNotBound
@@ -336,7 +332,7 @@ fn another_document_type_is_refused() {
     let world = World::new();
     // The store message names another type than the authorised one.
     let error = tampered_store(&world, |key| {
-        let document = issue(&world.issuer, key, validity(NOW - DAY, NOW + YEAR));
+        let document = world.issue(key);
         provision::store_message("org.example.other", &document.to_bytes())
     });
     assert_eq!(error, OfflineError::DocTypeMismatch);
@@ -360,8 +356,8 @@ fn another_document_type_is_refused() {
 fn a_modified_item_or_a_forged_issuer_signature_is_refused() {
     let world = World::new();
     let error = tampered_store(&world, |key| {
-        let mut document = issue(&world.issuer, key, validity(NOW - DAY, NOW + YEAR));
-        let other = issue(&world.issuer, key, validity(NOW - DAY, NOW + YEAR));
+        let mut document = world.issue(key);
+        let other = world.issue(key);
         // An item from another issuance: well formed, issuer-signed, not this MSO's.
         document.name_spaces[0].1[0] = other.name_spaces[0].1[0].clone();
         provision::store_message(MDL, &document.to_bytes())
@@ -374,7 +370,7 @@ fn a_modified_item_or_a_forged_issuer_signature_is_refused() {
         "{error:?}"
     );
     let error = tampered_store(&world, |key| {
-        let mut document = issue(&world.issuer, key, validity(NOW - DAY, NOW + YEAR));
+        let mut document = world.issue(key);
         let forged = issue(&world.terminal, key, validity(NOW - DAY, NOW + YEAR));
         // Another signer's signature over this MSO: the x5chain names the issuer.
         let last = document.issuer_auth.len() - 64;
@@ -395,11 +391,7 @@ fn a_store_message_out_of_order_or_replayed_does_not_decrypt() {
     let world = World::new();
     // Wrong counter: the terminal skipped a message.
     let (_, awaiting_store, _, mut shadow, key) = to_key(&world, &world.terminal.trust());
-    let document = issue(
-        &world.issuer,
-        &key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let document = world.issue(&key.public_key());
     shadow.encrypt(b"skipped").unwrap();
     let message = SessionData::data(
         shadow
@@ -417,11 +409,7 @@ fn a_store_message_out_of_order_or_replayed_does_not_decrypt() {
     // Replay: a store message that worked in one session, sent again in another.
     let (terminal, awaiting_store, key_message, _, _) = to_key(&world, &world.terminal.trust());
     let received = terminal.handle(&key_message).unwrap();
-    let document = issue(
-        &world.issuer,
-        received.device_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let document = world.issue(received.device_key());
     let (_, store_message) = received.store(&document).unwrap();
     awaiting_store.handle(&store_message, NOW).unwrap();
     let (_, next_phone, _, _, _) = to_key(&world, &world.terminal.trust());
@@ -429,21 +417,11 @@ fn a_store_message_out_of_order_or_replayed_does_not_decrypt() {
     assert_eq!(error.error, OfflineError::DecryptionFailed);
 
     // The key request replayed to the store step of its own session: counter 1 again.
-    let Session {
-        mut holder, reader, ..
-    } = session();
-    let (_, establishment) = TerminalWrite::start(
-        reader,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    let HolderEvent::Request(request) = holder.handle_message(&establishment).unwrap() else {
-        panic!();
-    };
-    let requested: KeyRequested =
-        HolderWrite::authorize(holder, &request, Some(&world.terminal.trust()), NOW).unwrap();
+    let Requested {
+        establishment,
+        requested,
+        ..
+    } = requested(&world, &world.terminal.trust());
     let (awaiting_store, _) = requested.respond(&SigningKey::random(&mut OsRng)).unwrap();
     let first = kazashi_protocol::offline::session::SessionEstablishment::parse(&establishment)
         .unwrap()
@@ -458,45 +436,17 @@ fn a_store_message_out_of_order_or_replayed_does_not_decrypt() {
 fn a_proof_of_possession_from_another_session_or_key_is_refused() {
     let world = World::new();
     // The proof of session A, sent in session B.
-    let Session {
-        holder: mut holder_a,
-        reader: reader_a,
-        ..
-    } = session();
-    let (_, establishment_a) = TerminalWrite::start(
-        reader_a,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    let HolderEvent::Request(request_a) = holder_a.handle_message(&establishment_a).unwrap() else {
-        panic!();
-    };
-    let requested_a =
-        HolderWrite::authorize(holder_a, &request_a, Some(&world.terminal.trust()), NOW).unwrap();
+    let requested_a = requested(&world, &world.terminal.trust()).requested;
     let key = SigningKey::random(&mut OsRng);
     let public = p256::PublicKey::from(key.verifying_key());
     let proof_a: p256::ecdsa::Signature =
         p256::ecdsa::signature::Signer::sign(&key, &requested_a.to_be_signed(&public));
 
-    let Session {
-        holder: mut holder_b,
-        reader: reader_b,
+    let Requested {
+        terminal: terminal_b,
+        requested: requested_b,
         ..
-    } = session();
-    let (terminal_b, establishment_b) = TerminalWrite::start(
-        reader_b,
-        MDL,
-        &world.terminal.leaf_key,
-        &world.terminal.chain(),
-    )
-    .unwrap();
-    let HolderEvent::Request(request_b) = holder_b.handle_message(&establishment_b).unwrap() else {
-        panic!();
-    };
-    let requested_b =
-        HolderWrite::authorize(holder_b, &request_b, Some(&world.terminal.trust()), NOW).unwrap();
+    } = requested(&world, &world.terminal.trust());
     let (_, message) = requested_b.respond_signed(&public, &proof_a).unwrap();
     assert_eq!(
         terminal_b.handle(&message).unwrap_err(),
@@ -509,11 +459,7 @@ fn a_storage_failure_reaches_the_terminal_as_a_refusal() {
     let world = World::new();
     let (terminal, awaiting_store, key_message, _, _) = to_key(&world, &world.terminal.trust());
     let received = terminal.handle(&key_message).unwrap();
-    let document = issue(
-        &world.issuer,
-        received.device_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let document = world.issue(received.device_key());
     let (awaiting_stored, store_message) = received.store(&document).unwrap();
     let ready = awaiting_store.handle(&store_message, NOW).unwrap();
     let failed = ready.failed();

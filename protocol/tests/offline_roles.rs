@@ -88,17 +88,45 @@ struct Setup {
 
 fn setup() -> Setup {
     let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &issuer,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&issuer);
     Setup {
         issuer,
         device_key,
         documents: vec![(MDL.into(), stored)],
     }
+}
+
+impl Setup {
+    /// A phone holding the mDL, its device key in software.
+    fn phone(&self, options: PhoneOptions) -> PhoneRole {
+        PhoneRole::new(
+            self.documents.clone(),
+            DeviceKey::Software(self.device_key.clone()),
+            options,
+            &mut OsRng,
+        )
+        .unwrap()
+    }
+
+    /// A read by NFC handover with extended APDUs, no reader authentication, trusting the
+    /// issuer.
+    fn read(
+        &self,
+        phone: &mut PhoneRole,
+        hooks: &mut dyn PhoneHooks,
+    ) -> (Result<VerifiedDocument, TerminalError>, usize) {
+        run(
+            phone,
+            hooks,
+            None,
+            request(None, true),
+            &self.issuer.trust(),
+        )
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn assert_document(doc: &VerifiedDocument, auth: DeviceAuthKind) {
@@ -155,13 +183,7 @@ impl PhoneHooks for Recorder {
 #[test]
 fn nfc_handover_signature_short_and_extended() {
     let s = setup();
-    let mut phone = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        options(PhoneEngagement::Nfc, DeviceAuthMode::Signature),
-        &mut OsRng,
-    )
-    .unwrap();
+    let mut phone = s.phone(options(PhoneEngagement::Nfc, DeviceAuthMode::Signature));
     let mut counts = Vec::new();
     for extended in [true, false] {
         assert!(phone.tap(&mut OsRng).unwrap(), "NFC engages anew");
@@ -196,13 +218,7 @@ fn nfc_handover_signature_short_and_extended() {
 #[test]
 fn qr_engagement_mac_and_external_signer() {
     let s = setup();
-    let mut phone = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        options(PhoneEngagement::Qr, DeviceAuthMode::Mac),
-        &mut OsRng,
-    )
-    .unwrap();
+    let mut phone = s.phone(options(PhoneEngagement::Qr, DeviceAuthMode::Mac));
     let qr = phone.engagement_qr();
     assert!(!phone.tap(&mut OsRng).unwrap(), "an unused QR stays");
     assert_eq!(phone.engagement_qr(), qr);
@@ -238,24 +254,12 @@ fn qr_engagement_mac_and_external_signer() {
         signer: Some(SigningKey::from(&s.device_key)),
         ..Recorder::default()
     };
-    let (doc, _) = run(
-        &mut external,
-        &mut hooks,
-        None,
-        request(None, true),
-        &s.issuer.trust(),
-    );
+    let (doc, _) = s.read(&mut external, &mut hooks);
     assert_document(&doc.unwrap(), DeviceAuthKind::Signature);
     // A signer that cannot sign: the phone ends the session.
     external.tap(&mut OsRng).unwrap();
     let mut failing = Recorder::default();
-    let (failed, _) = run(
-        &mut external,
-        &mut failing,
-        None,
-        request(None, true),
-        &s.issuer.trust(),
-    );
+    let (failed, _) = s.read(&mut external, &mut failing);
     assert_eq!(
         failed.unwrap_err(),
         TerminalError::Session(OfflineError::SessionTerminated)
@@ -285,13 +289,7 @@ fn reader_authentication_policy_and_consent() {
     let mut opts = options(PhoneEngagement::Nfc, DeviceAuthMode::Signature);
     opts.reader_trust = Some(reader.trust());
     opts.require_reader_auth = true;
-    let mut phone = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        opts,
-        &mut OsRng,
-    )
-    .unwrap();
+    let mut phone = s.phone(opts);
     let trust = s.issuer.trust();
 
     let mut hooks = Recorder::default();
@@ -343,52 +341,40 @@ fn reader_authentication_policy_and_consent() {
         );
     }
 
-    // Consent: only the family name (and an item not asked for is not added).
-    phone.tap(&mut OsRng).unwrap();
-    let mut hooks = Recorder {
-        allow: Some(vec![
-            (MDL_NS.into(), "family_name".into()),
-            (MDL_NS.into(), "document_number".into()),
-        ]),
-        ..Recorder::default()
+    // A signed read by a phone whose holder allows `allow`.
+    let mut consented = |allow: Vec<(String, String)>| {
+        phone.tap(&mut OsRng).unwrap();
+        let mut hooks = Recorder {
+            allow: Some(allow),
+            ..Recorder::default()
+        };
+        run(
+            &mut phone,
+            &mut hooks,
+            None,
+            request(Some(&reader), true),
+            &trust,
+        )
+        .0
     };
-    let (doc, _) = run(
-        &mut phone,
-        &mut hooks,
-        None,
-        request(Some(&reader), true),
-        &trust,
-    );
-    let doc = doc.unwrap();
+    // Consent: only the family name (and an item not asked for is not added).
+    let doc = consented(vec![
+        (MDL_NS.into(), "family_name".into()),
+        (MDL_NS.into(), "document_number".into()),
+    ])
+    .unwrap();
     assert_eq!(doc.items()[0].1.len(), 1);
     assert!(doc.item(MDL_NS, "family_name").is_some());
     assert_eq!(doc.item(MDL_NS, "document_number"), None);
     // Declined.
-    phone.tap(&mut OsRng).unwrap();
-    let mut hooks = Recorder {
-        allow: Some(Vec::new()),
-        ..Recorder::default()
-    };
-    let (declined, _) = run(
-        &mut phone,
-        &mut hooks,
-        None,
-        request(Some(&reader), true),
-        &trust,
-    );
+    let declined = consented(Vec::new());
     assert_eq!(declined.unwrap_err().code(), "no_document");
 }
 
 #[test]
 fn failures_by_stage() {
     let s = setup();
-    let mut phone = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        options(PhoneEngagement::Nfc, DeviceAuthMode::Signature),
-        &mut OsRng,
-    )
-    .unwrap();
+    let mut phone = s.phone(options(PhoneEngagement::Nfc, DeviceAuthMode::Signature));
     // Untrusted issuer: the session succeeds, verification fails.
     let other = Party::new("Other Issuer", Usage::DocumentSigner);
     let (untrusted, _) = run(
@@ -409,20 +395,8 @@ fn failures_by_stage() {
         TerminalError::Engagement(OfflineError::InvalidEngagementUri)
     );
     // No NDEF tag (a QR-only phone read by handover): the engagement fails.
-    let mut qr_only = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        options(PhoneEngagement::Qr, DeviceAuthMode::Signature),
-        &mut OsRng,
-    )
-    .unwrap();
-    let (no_tag, apdus) = run(
-        &mut qr_only,
-        &mut NoHooks,
-        None,
-        request(None, true),
-        &s.issuer.trust(),
-    );
+    let mut qr_only = s.phone(options(PhoneEngagement::Qr, DeviceAuthMode::Signature));
+    let (no_tag, apdus) = s.read(&mut qr_only, &mut NoHooks);
     assert!(
         matches!(no_tag, Err(TerminalError::Engagement(_))),
         "{no_tag:?}"
@@ -447,13 +421,7 @@ fn failures_by_stage() {
 #[test]
 fn the_goodbye_may_be_lost() {
     let s = setup();
-    let mut phone = PhoneRole::new(
-        s.documents.clone(),
-        DeviceKey::Software(s.device_key.clone()),
-        options(PhoneEngagement::Nfc, DeviceAuthMode::Signature),
-        &mut OsRng,
-    )
-    .unwrap();
+    let mut phone = s.phone(options(PhoneEngagement::Nfc, DeviceAuthMode::Signature));
     let (mut role, mut command) =
         TerminalRole::start(None, request(None, true), &mut OsRng).unwrap();
     loop {
@@ -481,21 +449,10 @@ fn the_goodbye_may_be_lost() {
 fn the_phone_state_format() {
     let s = setup();
     let state = PhoneState {
-        device_key: StoredDeviceKey::Software(
-            s.device_key
-                .to_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        ),
+        device_key: StoredDeviceKey::Software(hex(&s.device_key.to_bytes())),
         documents: vec![StoredDocument {
             doc_type: MDL.into(),
-            issuer_signed: s.documents[0]
-                .1
-                .to_bytes()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            issuer_signed: hex(&s.documents[0].1.to_bytes()),
             device_key: None,
         }],
     };
@@ -691,13 +648,7 @@ fn the_phone_accepts_a_write_then_presents_the_written_document() {
         // The new document is presented with its own key (the phone's other key would not
         // verify against its MSO).
         assert!(phone.tap(&mut OsRng).unwrap());
-        let (doc, _) = run(
-            &mut phone,
-            &mut hooks,
-            None,
-            request(None, true),
-            &s.issuer.trust(),
-        );
+        let (doc, _) = s.read(&mut phone, &mut hooks);
         assert_document(&doc.unwrap(), DeviceAuthKind::Signature);
     }
 }
@@ -708,52 +659,33 @@ fn the_phone_refuses_writes_it_cannot_or_may_not_take() {
     let writer = Party::new("Counter", Usage::ReaderAuth);
     let stranger = Party::new("Stranger", Usage::ReaderAuth);
     let phone = |trust: Option<TrustList>| {
-        PhoneRole::new(
-            s.documents.clone(),
-            DeviceKey::Software(s.device_key.clone()),
-            PhoneOptions {
-                reader_trust: trust,
-                ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
-            },
-            &mut OsRng,
-        )
-        .unwrap()
+        s.phone(PhoneOptions {
+            reader_trust: trust,
+            ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
+        })
     };
+    // A write by `by` into a phone trusting `trust`: its refusal.
+    let refused = |trust: Option<TrustList>, by: &Party, hooks: &mut dyn PhoneHooks| {
+        write_over(&mut phone(trust), hooks, by, &s.issuer).unwrap_err()
+    };
+    let not_authorized = OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized);
     // No reader roots: no terminal may write.
     let mut hooks = Writer::default();
-    let error = write_over(&mut phone(None), &mut hooks, &writer, &s.issuer).unwrap_err();
-    assert_eq!(
-        error,
-        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
-    );
+    assert_eq!(refused(None, &writer, &mut hooks), not_authorized);
     assert_eq!(hooks.events.len(), 1);
     assert!(matches!(hooks.events[0], PhoneEvent::WriteRefused(_)));
     assert!(hooks.stored.is_empty());
     // A terminal that does not chain to the roots.
     let mut hooks = Writer::default();
-    let error = write_over(
-        &mut phone(Some(writer.trust())),
-        &mut hooks,
-        &stranger,
-        &s.issuer,
-    )
-    .unwrap_err();
     assert_eq!(
-        error,
-        OfflineError::WriteRefused(provision::WriteRefusal::NotAuthorized)
+        refused(Some(writer.trust()), &stranger, &mut hooks),
+        not_authorized
     );
     assert!(hooks.stored.is_empty());
     // A shell that makes no keys (the default hooks, as the npm package's holder).
     let mut hooks = Recorder::default();
-    let error = write_over(
-        &mut phone(Some(writer.trust())),
-        &mut hooks,
-        &writer,
-        &s.issuer,
-    )
-    .unwrap_err();
     assert_eq!(
-        error,
+        refused(Some(writer.trust()), &writer, &mut hooks),
         OfflineError::WriteRefused(provision::WriteRefusal::KeyGeneration)
     );
     assert_eq!(
@@ -783,13 +715,7 @@ fn the_phone_refuses_writes_it_cannot_or_may_not_take() {
 #[test]
 fn the_phone_state_with_per_document_keys() {
     let s = setup();
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let written_key = SecretKey::random(&mut OsRng);
-    let written = issue(
-        &s.issuer,
-        &written_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (written_key, written) = issue_now(&s.issuer);
     let mut state = PhoneState {
         device_key: StoredDeviceKey::Software(hex(&s.device_key.to_bytes())),
         documents: vec![StoredDocument {

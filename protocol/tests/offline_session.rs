@@ -34,12 +34,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let issuer = Party::new("Test Issuer", Usage::DocumentSigner);
-        let device_key = SecretKey::random(&mut OsRng);
-        let stored = issue(
-            &issuer,
-            &device_key.public_key(),
-            validity(NOW - DAY, NOW + YEAR),
-        );
+        let (device_key, stored) = issue_now(&issuer);
         Self {
             issuer,
             reader_party: Party::new("Test Reader", Usage::ReaderAuth),
@@ -457,12 +452,7 @@ fn a_reader_certificate_cannot_sign_documents_and_the_reverse() {
     let f = Fixture::new();
     // An "issuer" whose leaf is a reader certificate.
     let wrong = Party::new("Reader As Issuer", Usage::ReaderAuth);
-    let device_key = SecretKey::random(&mut OsRng);
-    let stored = issue(
-        &wrong,
-        &device_key.public_key(),
-        validity(NOW - DAY, NOW + YEAR),
-    );
+    let (device_key, stored) = issue_now(&wrong);
     let doc = DocumentBuilder::new(MDL, stored);
     let (mut holder, mut reader) = qr_pair();
     let est = reader

@@ -9,6 +9,12 @@
 //!
 //! Its first part, the engagement and SELECT, is [`TerminalEngagement`] on its own, for other
 //! flows on the same session (writing at the counter, [`super::provision`]).
+//!
+//! Its session part, in whole `SessionEstablishment` / `SessionData` messages, is
+//! [`TerminalSession`]: the request (signed when the reader authenticates), the reply, the
+//! abort or the termination the phone is owed, and the choice and verification of the
+//! document. [`TerminalRole`] carries its messages in APDUs; transports that carry whole
+//! messages (BLE, [`super::ble`]) use it directly.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -282,6 +288,147 @@ impl TerminalEngagement {
     }
 }
 
+/// How a [`TerminalSession`] ended after the phone's reply.
+#[derive(Debug)]
+pub struct SessionEnd {
+    /// A last message the phone is owed, to send best effort: the termination (status 20)
+    /// after a response that did not end the session, or the status of the error that ended
+    /// it. `None` when the phone already ended the session, or sent nothing to answer.
+    pub goodbye: Option<Vec<u8>>,
+    /// The phone's response (to [`TerminalSession::verify`]), or why the session failed.
+    pub outcome: Result<DeviceResponse, TerminalError>,
+}
+
+/// The terminal's session once the engagement is known, in whole session messages: one
+/// request out, one reply in. The session part of [`TerminalRole`], shared by transports
+/// that carry whole messages (BLE) and by the APDU framing of NFC.
+pub struct TerminalSession {
+    reader: Reader,
+    doc_type: String,
+    reader_auth: bool,
+    replied: bool,
+}
+
+impl fmt::Debug for TerminalSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TerminalSession")
+            .field("doc_type", &self.doc_type)
+            .field("reader_auth", &self.reader_auth)
+            .field("replied", &self.replied)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TerminalSession {
+    /// Starts the session with a fresh `EReaderKey`: returns it and the
+    /// `SessionEstablishment` that carries `request` (signed with its reader key and chain,
+    /// when it has them).
+    pub fn start(
+        engagement: &DeviceEngagement,
+        handover: &Handover,
+        request: &TerminalRequest,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<(Self, Vec<u8>), TerminalError> {
+        Self::with_key(engagement, handover, request, SecretKey::random(rng))
+    }
+
+    /// [`start`](Self::start) with a given `EReaderKey`.
+    pub fn with_key(
+        engagement: &DeviceEngagement,
+        handover: &Handover,
+        request: &TerminalRequest,
+        e_reader_key: SecretKey,
+    ) -> Result<(Self, Vec<u8>), TerminalError> {
+        let mut reader = Reader::with_key(engagement, handover, e_reader_key);
+        let mut items = ItemsRequest::new(&request.doc_type);
+        for (ns, name) in &request.items {
+            items = items.with(ns, name, false);
+        }
+        let doc_request = match &request.reader_auth {
+            Some((key, chain)) => DocRequest::signed(items, reader.transcript(), key, chain),
+            None => DocRequest::new(items),
+        };
+        let establishment = reader
+            .request(&DeviceRequest::new(alloc::vec![doc_request]))
+            .map_err(TerminalError::Session)?;
+        let session = Self {
+            reader,
+            doc_type: request.doc_type.clone(),
+            reader_auth: request.reader_auth.is_some(),
+            replied: false,
+        };
+        Ok((session, establishment))
+    }
+
+    /// Whether the request is signed.
+    pub fn reader_auth(&self) -> bool {
+        self.reader_auth
+    }
+
+    /// The document type asked for.
+    pub fn doc_type(&self) -> &str {
+        &self.doc_type
+    }
+
+    /// The phone's reply to the request (`None`: the transport brought no message): the
+    /// response, and the last message the phone is owed. Only one reply is taken.
+    pub fn handle_reply(&mut self, reply: Option<&[u8]>) -> SessionEnd {
+        let end = |goodbye, outcome| SessionEnd { goodbye, outcome };
+        if core::mem::replace(&mut self.replied, true) {
+            return end(
+                None,
+                Err(TerminalError::Session(OfflineError::UnexpectedMessage)),
+            );
+        }
+        let Some(reply) = reply else {
+            return end(
+                None,
+                Err(TerminalError::Session(OfflineError::MissingField("data"))),
+            );
+        };
+        match self.reader.handle_message(reply) {
+            // Tell the phone why, if it is still there; the error is what matters.
+            Err(error) => end(
+                Some(self.reader.abort(&error)),
+                Err(TerminalError::Session(error)),
+            ),
+            Ok(ReaderEvent::Response { response, ended }) => {
+                end((!ended).then(|| self.reader.terminate()), Ok(response))
+            }
+            Ok(ReaderEvent::Terminated) => end(
+                None,
+                Err(TerminalError::Session(OfflineError::SessionTerminated)),
+            ),
+        }
+    }
+
+    /// Verifies the requested document of `response` (§9.3.1) against the issuer `trust`
+    /// anchors at `now` (seconds since the Unix epoch): the first of the requested type.
+    pub fn verify(
+        &self,
+        response: &DeviceResponse,
+        trust: &TrustList,
+        now: u64,
+    ) -> Result<VerifiedDocument, TerminalError> {
+        let no_document = || TerminalError::NoDocument {
+            doc_type: self.doc_type.clone(),
+            status: response.status,
+            errors: response.document_errors.len(),
+        };
+        let index = response
+            .documents
+            .iter()
+            .position(|d| d.doc_type == self.doc_type)
+            .ok_or_else(no_document)?;
+        self.reader
+            .verify(response, trust, now)
+            .into_iter()
+            .nth(index)
+            .ok_or_else(no_document)?
+            .map_err(TerminalError::Verification)
+    }
+}
+
 enum State {
     Engaging(TerminalEngagement),
     Request(ReaderExchange),
@@ -298,7 +445,7 @@ pub struct TerminalRole {
     e_reader_key: Option<SecretKey>,
     nfc_options: Option<Limits>,
     qr: bool,
-    reader: Option<Reader>,
+    session: Option<TerminalSession>,
     state: State,
     commands: usize,
 }
@@ -328,7 +475,7 @@ impl TerminalRole {
             e_reader_key,
             nfc_options: engaging.limits(),
             qr: engaging.qr,
-            reader: None,
+            session: None,
             state: State::Engaging(engaging),
             commands: 1,
         };
@@ -402,21 +549,9 @@ impl TerminalRole {
                     .e_reader_key
                     .take()
                     .ok_or(TerminalError::Session(OfflineError::UnexpectedMessage))?;
-                let mut reader = Reader::with_key(&engagement, &handover, key);
-                let mut items = ItemsRequest::new(&self.request.doc_type);
-                for (ns, name) in &self.request.items {
-                    items = items.with(ns, name, false);
-                }
-                let doc_request = match &self.request.reader_auth {
-                    Some((key, chain)) => {
-                        DocRequest::signed(items, reader.transcript(), key, chain)
-                    }
-                    None => DocRequest::new(items),
-                };
-                let establishment = reader
-                    .request(&DeviceRequest::new(alloc::vec![doc_request]))
-                    .map_err(TerminalError::Session)?;
-                self.reader = Some(reader);
+                let (session, establishment) =
+                    TerminalSession::with_key(&engagement, &handover, &self.request, key)?;
+                self.session = Some(session);
                 let (exchange, command) = ReaderExchange::start(&establishment, self.limits_or()?)
                     .map_err(TerminalError::Session)?;
                 self.state = State::Request(exchange);
@@ -431,28 +566,22 @@ impl TerminalRole {
                         self.state = State::Request(exchange);
                         return Ok(TerminalNext::Command(next));
                     }
-                    Next::Message(reply) => {
-                        reply.ok_or(TerminalError::Session(OfflineError::MissingField("data")))?
-                    }
+                    Next::Message(reply) => reply,
                 };
-                let reader = self
-                    .reader
+                let session = self
+                    .session
                     .as_mut()
                     .ok_or(TerminalError::Session(OfflineError::UnexpectedMessage))?;
-                let (goodbye, outcome) = match reader.handle_message(&reply) {
-                    // Tell the phone why, if it is still there; the error is what matters.
-                    Err(error) => (reader.abort(&error), Err(TerminalError::Session(error))),
-                    Ok(ReaderEvent::Response { response, ended }) => {
-                        if ended {
-                            return Ok(TerminalNext::Done(response));
-                        }
-                        (reader.terminate(), Ok(response))
-                    }
-                    Ok(ReaderEvent::Terminated) => {
-                        return Err(TerminalError::Session(OfflineError::SessionTerminated));
-                    }
-                };
-                self.close(&goodbye, outcome)
+                match session.handle_reply(reply.as_deref()) {
+                    SessionEnd {
+                        goodbye: Some(goodbye),
+                        outcome,
+                    } => self.close(&goodbye, outcome),
+                    SessionEnd {
+                        goodbye: None,
+                        outcome,
+                    } => outcome.map(TerminalNext::Done),
+                }
             }
             State::Closing {
                 mut exchange,
@@ -507,27 +636,10 @@ impl TerminalRole {
         trust: &TrustList,
         now: u64,
     ) -> Result<VerifiedDocument, TerminalError> {
-        let doc_type = &self.request.doc_type;
-        let no_document = || TerminalError::NoDocument {
-            doc_type: doc_type.clone(),
-            status: response.status,
-            errors: response.document_errors.len(),
-        };
-        let index = response
-            .documents
-            .iter()
-            .position(|d| d.doc_type == *doc_type)
-            .ok_or_else(no_document)?;
-        let reader = self
-            .reader
+        self.session
             .as_ref()
-            .ok_or(TerminalError::Session(OfflineError::UnexpectedMessage))?;
-        reader
+            .ok_or(TerminalError::Session(OfflineError::UnexpectedMessage))?
             .verify(response, trust, now)
-            .into_iter()
-            .nth(index)
-            .ok_or_else(no_document)?
-            .map_err(TerminalError::Verification)
     }
 }
 

@@ -113,6 +113,18 @@ pub fn issue(issuer: &Party, device_key: &PublicKey, validity: ValidityInfo) -> 
     )
 }
 
+/// A fresh device key and a test mDL from `issuer` bound to it, valid from a day ago for a
+/// year.
+pub fn issue_now(issuer: &Party) -> (SecretKey, IssuerSigned) {
+    let device_key = SecretKey::random(&mut OsRng);
+    let stored = issue(
+        issuer,
+        &device_key.public_key(),
+        validity(NOW - DAY, NOW + YEAR),
+    );
+    (device_key, stored)
+}
+
 pub fn request_items() -> ItemsRequest {
     ItemsRequest::new(MDL)
         .with(MDL_NS, "family_name", false)
