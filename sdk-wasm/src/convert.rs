@@ -52,25 +52,28 @@ pub(crate) fn object<'a>(value: &'a JsValue, what: &str) -> Result<&'a Object, F
 }
 
 /// `object[name]`; a throwing getter or proxy trap is an invalid argument, not a crash.
-pub(crate) fn member(object: &Object, name: &str) -> Result<JsValue, Failure> {
-    Reflect::get(object, &JsValue::from_str(name))
+pub(crate) fn member(object: &Object, name: &'static str) -> Result<JsValue, Failure> {
+    Reflect::get(object, &name_of(name))
         .map_err(|_| Failure::argument(format!("could not read `{name}`")))
 }
 
 /// An optional member: `undefined` and `null` are absent.
-pub(crate) fn optional(object: &Object, name: &str) -> Result<Option<JsValue>, Failure> {
+pub(crate) fn optional(object: &Object, name: &'static str) -> Result<Option<JsValue>, Failure> {
     let value = member(object, name)?;
     Ok((!value.is_undefined() && !value.is_null()).then_some(value))
 }
 
 /// A required string member.
-pub(crate) fn string(object: &Object, name: &str) -> Result<String, Failure> {
+pub(crate) fn string(object: &Object, name: &'static str) -> Result<String, Failure> {
     optional_string(object, name)?
         .ok_or_else(|| Failure::argument(format!("`{name}` must be a string")))
 }
 
 /// An optional string member.
-pub(crate) fn optional_string(object: &Object, name: &str) -> Result<Option<String>, Failure> {
+pub(crate) fn optional_string(
+    object: &Object,
+    name: &'static str,
+) -> Result<Option<String>, Failure> {
     match optional(object, name)? {
         None => Ok(None),
         Some(value) => value
@@ -81,7 +84,10 @@ pub(crate) fn optional_string(object: &Object, name: &str) -> Result<Option<Stri
 }
 
 /// An optional member holding a whole number of seconds (≥ 0, at most 2^53 - 1).
-pub(crate) fn optional_seconds(object: &Object, name: &str) -> Result<Option<u64>, Failure> {
+pub(crate) fn optional_seconds(
+    object: &Object,
+    name: &'static str,
+) -> Result<Option<u64>, Failure> {
     match optional(object, name)? {
         None => Ok(None),
         Some(value) => match value.as_f64() {
@@ -111,6 +117,32 @@ pub(crate) fn jwk(value: &JsValue) -> Result<Jwk, Failure> {
     object(value, "a JWK").map_err(|_| Failure::from(JoseError::InvalidKey))?;
     let text = json_text(value).ok_or(JoseError::InvalidKey)?;
     Ok(Jwk::from_json(text.as_bytes()).map_err(|_| JoseError::InvalidKey)?)
+}
+
+/// How many property names and fixed strings [`name_of`] keeps.
+const NAMES: usize = 48;
+
+thread_local! {
+    static NAME_CACHE: RefCell<Vec<(&'static str, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A fixed string (a property name, an `op`) as a JavaScript string, made once: every call
+/// that reads an option or builds a request object would otherwise decode it from wasm memory
+/// again.
+pub(crate) fn name_of(name: &'static str) -> JsValue {
+    NAME_CACHE.with_borrow_mut(|names| {
+        if let Some((_, value)) = names
+            .iter()
+            .find(|(known, _)| core::ptr::eq(*known, name) || *known == name)
+        {
+            return value.clone();
+        }
+        let value = JsValue::from_str(name);
+        if names.len() < NAMES {
+            names.push((name, value.clone()));
+        }
+        value
+    })
 }
 
 /// Keys validated recently, by the JSON text of their JWK: a key given again (the usual case:
@@ -218,13 +250,13 @@ pub(crate) fn command_claims(value: &JsValue) -> Result<CommandClaims, Failure> 
 }
 
 /// A required member (`undefined` and `null` are absent).
-pub(crate) fn required(object: &Object, name: &str) -> Result<JsValue, Failure> {
+pub(crate) fn required(object: &Object, name: &'static str) -> Result<JsValue, Failure> {
     optional(object, name)?.ok_or_else(|| Failure::argument(format!("`{name}` is required")))
 }
 
 /// `target[name] = value` on an object of ours.
-pub(crate) fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), Failure> {
-    Reflect::set(target, &JsValue::from_str(name), value)
+pub(crate) fn set(target: &Object, name: &'static str, value: &JsValue) -> Result<(), Failure> {
+    Reflect::set(target, &name_of(name), value)
         .map(|_| ())
         .map_err(|_| Failure::argument("could not build the result"))
 }

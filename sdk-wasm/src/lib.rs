@@ -120,7 +120,7 @@ impl Operation {
 /// `{ op: 'done', value }`.
 fn done(value: JsValue) -> Result<JsValue, Failure> {
     let out = js_sys::Object::new();
-    convert::set(&out, "op", &"done".into())?;
+    convert::set(&out, "op", &convert::name_of("done"))?;
     convert::set(&out, "value", &value)?;
     Ok(out.into())
 }

@@ -79,19 +79,20 @@ impl PrivateRef {
     }
 }
 
-/// A validated public key, named in the JavaScript key cache by its RFC 7638 thumbprint.
+/// A validated public key, named in the JavaScript key cache by its RFC 7638 thumbprint (kept
+/// as a JavaScript string: it goes into every request that uses the key).
 #[derive(Clone)]
 pub(crate) struct PublicRef {
     pub(crate) key: PublicKey,
     #[cfg(not(feature = "rustcrypto"))]
-    pub(crate) id: String,
+    pub(crate) id: wasm_bindgen::JsValue,
 }
 
 impl PublicRef {
     pub(crate) fn new(key: PublicKey) -> Self {
         Self {
             #[cfg(not(feature = "rustcrypto"))]
-            id: key.thumbprint(),
+            id: key.thumbprint().into(),
             key,
         }
     }

@@ -28,7 +28,7 @@ use kazashi_protocol::jose::jwe::{AgreedKey, EncryptedContent, TAG_LEN};
 use wasm_bindgen::{JsCast, JsValue};
 use zeroize::Zeroizing;
 
-use crate::convert::{self, set};
+use crate::convert::{self, name_of, set};
 use crate::error::{CRYPTO_FAILED, Failure};
 use crate::ops::{Outcome, Request};
 
@@ -138,15 +138,15 @@ fn secret(value: &JsValue, what: &str) -> Result<Zeroizing<[u8; 32]>, Failure> {
 pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
     let out = Object::new();
     match request {
-        Request::Generate => set(&out, "op", &"generate".into())?,
+        Request::Generate => set(&out, "op", &name_of("generate"))?,
         Request::Check(key) => {
-            set(&out, "op", &"check".into())?;
+            set(&out, "op", &name_of("check"))?;
             set(&out, "id", &key.id.as_str().into())?;
             // As text: JavaScript parses it only when the key is not in its cache yet.
             set(&out, "jwk", &key.jwk.as_str().into())?;
         }
         Request::Sign { key, data } => {
-            set(&out, "op", &"sign".into())?;
+            set(&out, "op", &name_of("sign"))?;
             set(&out, "id", &key.id.as_str().into())?;
             set(&out, "jwk", &key.jwk.as_str().into())?;
             set(&out, "data", &Uint8Array::from(*data))?;
@@ -156,21 +156,21 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
             data,
             signature,
         } => {
-            set(&out, "op", &"verify".into())?;
-            set(&out, "id", &key.id.as_str().into())?;
+            set(&out, "op", &name_of("verify"))?;
+            set(&out, "id", &key.id)?;
             set(&out, "key", &point(&key.key))?;
             set(&out, "data", &Uint8Array::from(*data))?;
             set(&out, "signature", &Uint8Array::from(signature.as_slice()))?;
         }
         Request::Agree { key, peer } => {
-            set(&out, "op", &"agree".into())?;
+            set(&out, "op", &name_of("agree"))?;
             set(&out, "id", &key.id.as_str().into())?;
             set(&out, "jwk", &key.jwk.as_str().into())?;
             set(&out, "key", &point(peer))?;
         }
         Request::AgreeEphemeral { peer } => {
-            set(&out, "op", &"agreeEphemeral".into())?;
-            set(&out, "id", &peer.id.as_str().into())?;
+            set(&out, "op", &name_of("agreeEphemeral"))?;
+            set(&out, "id", &peer.id)?;
             set(&out, "key", &point(&peer.key))?;
         }
         Request::Encrypt {
@@ -178,7 +178,7 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
             aad,
             plaintext,
         } => {
-            set(&out, "op", &"encrypt".into())?;
+            set(&out, "op", &name_of("encrypt"))?;
             agreed(&out, key)?;
             set(&out, "aad", &Uint8Array::from(*aad))?;
             set(&out, "plaintext", &Uint8Array::from(*plaintext))?;
@@ -191,7 +191,7 @@ pub(crate) fn request(request: &Request<'_>) -> Result<JsValue, Failure> {
             ciphertext,
             tag,
         } => {
-            set(&out, "op", &"decrypt".into())?;
+            set(&out, "op", &name_of("decrypt"))?;
             agreed(&out, key)?;
             set(&out, "encryptedKey", &Uint8Array::from(*encrypted_key))?;
             set(&out, "iv", &Uint8Array::from(iv.as_slice()))?;
