@@ -154,7 +154,6 @@ const KEY_CACHE: usize = 16;
 thread_local! {
     static PRIVATE_KEYS: RefCell<Vec<(Zeroizing<String>, PrivateRef)>> = const { RefCell::new(Vec::new()) };
     static PUBLIC_KEYS: RefCell<Vec<(String, PublicRef)>> = const { RefCell::new(Vec::new()) };
-    static SET_KEYS: RefCell<Vec<(Jwk, PublicRef)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn cached<K: AsRef<str>, T: Clone>(
@@ -206,19 +205,20 @@ pub(crate) fn public_key(value: &JsValue) -> Result<PublicRef, Failure> {
 }
 
 /// A public key found in a JWK Set, validated ([`PublicKey::from_jwk`]) once and then kept by
-/// its JWK, as [`public_key`] keeps keys given directly: a provider verifies many results
-/// against the same server key.
+/// its JWK's text, in the cache of keys given directly ([`public_key`]): a provider verifies
+/// many results against the same server key. Parsing that text gives this JWK again, so the
+/// two kinds of entry agree.
 pub(crate) fn public_key_of(jwk: &Jwk) -> Result<PublicRef, Failure> {
-    if let Some(key) = SET_KEYS.with_borrow(|entries| {
-        entries
-            .iter()
-            .find(|(known, _)| known == jwk)
-            .map(|(_, key)| key.clone())
-    }) {
+    if jwk.d.is_some() {
+        // Refused by `from_jwk` anyway; its text (with `d`) is not even made.
+        return Err(JoseError::InvalidKey.into());
+    }
+    let text = jwk.to_json();
+    if let Some(key) = cached(&PUBLIC_KEYS, &text) {
         return Ok(key);
     }
     let key = PublicRef::new(PublicKey::from_jwk(jwk)?);
-    remember(&SET_KEYS, jwk.clone(), key.clone());
+    remember(&PUBLIC_KEYS, text, key.clone());
     Ok(key)
 }
 
