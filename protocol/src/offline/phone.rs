@@ -417,9 +417,12 @@ impl PhoneRole {
     /// write is refused, `storage_failed`). The response APDU to send. Without a store pending:
     /// status `6985`.
     pub fn finish_store(&mut self, stored: bool, hooks: &mut dyn PhoneHooks) -> Vec<u8> {
+        if !matches!(self.session, Session::Storing(..)) {
+            // Nothing pending: the session stays as it is.
+            return Response::status(StatusWord::ConditionsNotSatisfied).to_bytes();
+        }
         let Session::Storing(ready, key) = core::mem::replace(&mut self.session, Session::Done)
         else {
-            // Nothing pending: what was there stays.
             return Response::status(StatusWord::ConditionsNotSatisfied).to_bytes();
         };
         let reply = if stored {
