@@ -458,9 +458,9 @@ test('kazashi-kiosk write writes into the JS OfflineHolder, which stores the new
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  const write = (docType, readerKey = 'reader.key', readerCert = 'reader.pem') => kioskRetrying([
+  const write = (docType, readerPki = pki) => kioskRetrying([
     'write', '--issuer-key', join(pki, 'issuer.key'), '--issuer-cert', join(pki, 'issuer.pem'),
-    '--doctype', docType, '--data', data, '--reader-key', join(pki, readerKey), '--reader-cert', join(pki, readerCert),
+    '--doctype', docType, '--data', data, '--reader-key', join(readerPki, 'reader.key'), '--reader-cert', join(readerPki, 'reader.pem'),
   ]);
   const readBack = () => kioskRetrying([
     'read', '--doctype', RESIDENCE, '--items', `${RES_NS}:address,${RES_NS}:resident,${RES_NS}:household,${RES_NS}:portrait`,
@@ -524,18 +524,32 @@ test('kazashi-kiosk write writes into the JS OfflineHolder, which stores the new
   assert.equal(JSON.parse(old.stdout).items[NS].family_name, 'Yamada');
   useAsync = true;
 
-  // 2. A terminal whose certificate is not under the reader root (the issuer's): refused,
-  //    onStore never called, no key made.
+  // 2. A terminal not under the holder's reader root (a reader certificate of another PKI; the
+  //    issuer's certificate, which is no reader certificate): refused, onStore never called,
+  //    no key made.
+  const otherPki = join(dir, 'pki-other');
+  kiosk(['pki', '--out', otherPki]);
   let calls = 0;
-  events.length = 0;
-  holder = await OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), onEvent: (e) => events.push(e), onStore: () => void calls++ });
-  out = await write('jp.kazashi.other.1', 'issuer.key', 'issuer.pem');
-  assert.equal(out.status, 7, out.stderr);
-  assert.match(out.stderr, /write_refused/);
-  assert.match(out.stderr, /not_authorized/);
-  assert.equal(calls, 0);
-  assert.equal(holder.documents, 1);
-  assert.deepEqual(events, [{ type: 'write_refused', code: 'not_trusted' }]);
+  for (const [terminal, code] of [[otherPki, 'not_trusted'], [null, 'wrong_key_usage']]) {
+    events.length = 0;
+    holder = await OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), onEvent: (e) => events.push(e), onStore: () => void calls++ });
+    if (terminal) {
+      out = await write('jp.kazashi.other.1', terminal);
+    } else {
+      // The issuer's key and certificate as the terminal's.
+      const issuerAsTerminal = join(dir, 'issuer-as-terminal');
+      mkdirSync(issuerAsTerminal, { recursive: true });
+      writeFileSync(join(issuerAsTerminal, 'reader.key'), pem('issuer.key'));
+      writeFileSync(join(issuerAsTerminal, 'reader.pem'), pem('issuer.pem'));
+      out = await write('jp.kazashi.other.1', issuerAsTerminal);
+    }
+    assert.equal(out.status, 7, out.stderr);
+    assert.match(out.stderr, /write_refused/);
+    assert.match(out.stderr, /not_authorized/);
+    assert.equal(calls, 0);
+    assert.equal(holder.documents, 1);
+    assert.deepEqual(events, [{ type: 'write_refused', code }]);
+  }
 
   // 3. onStore throws (or rejects): not confirmed, the kiosk reports it, the holder keeps
   //    its documents.
