@@ -333,6 +333,7 @@ test('kazashi-kiosk read reads the JS OfflineHolder through pcscd and vpcd', asy
   assert.equal(json.items[NS].given_name, undefined);
   assert.equal(json.device_auth, 'signature');
   assert.equal(json.engagement, 'nfc');
+  assert.equal(json.transport, 'nfc');
   assert.equal(json.reader_auth, false);
   assert.deepEqual(events.map((e) => e.type), ['reader_not_authenticated', 'released', 'session_ended']);
   assert.equal(events[1].items, 3);
