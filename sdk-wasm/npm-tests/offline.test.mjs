@@ -272,6 +272,8 @@ test('OfflineReader refuses bad options with stable codes', async () => {
 
 test('OfflineHolder refuses a bad state with stable codes', async () => {
   await assert.rejects(OfflineHolder.create({ state: '{' }), { code: 'invalid_state' });
+  await assert.rejects(OfflineHolder.create({ state: Uint8Array.of(0xff, 0xfe) }), { code: 'invalid_state' });
+  assert.equal((await OfflineHolder.create({ state: new TextEncoder().encode(state) })).documents, 1);
   await assert.rejects(OfflineHolder.create({ state: { device_key: { software: 'zz' }, documents: [] } }), { code: 'invalid_state' });
   await assert.rejects(OfflineHolder.create({ state: { device_key: { chip: { state: '/x' } }, documents: [] } }), { code: 'invalid_state' });
   const parsed = JSON.parse(state);
