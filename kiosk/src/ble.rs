@@ -157,6 +157,10 @@ impl<L: GattLink> SessionLink for SyncLink<'_, L> {
     fn count(&self) -> (usize, &'static str) {
         (self.session.values(), "BLE values")
     }
+
+    fn transport(&self) -> &'static str {
+        "ble"
+    }
 }
 
 /// A current-thread runtime for the BLE path.
@@ -663,6 +667,7 @@ mod tests {
             let items = &result.document.items()[0].1;
             assert_eq!(items.len(), 2, "mtu {mtu}");
             assert_eq!(result.engagement, "qr");
+            assert_eq!(result.transport, "ble");
             // State start first; then the request and the termination in Client2Server
             // chunks; State end last.
             assert_eq!(writes[0], (Characteristic::State, vec![ble::STATE_START]));

@@ -39,8 +39,14 @@ pub(crate) fn cbor_to_json(value: &Value) -> Json {
     }
 }
 
-/// What `kazashi-kiosk read` prints.
-pub(crate) fn document(doc: &VerifiedDocument, engagement: &str, reader_auth: bool) -> Json {
+/// What `kazashi-kiosk read` prints: `engagement` is how the session was engaged (`nfc`: NFC
+/// static handover, `qr`: a QR code), `transport` what carried it (`nfc` or `ble`).
+pub(crate) fn document(
+    doc: &VerifiedDocument,
+    engagement: &str,
+    transport: &str,
+    reader_auth: bool,
+) -> Json {
     let mut items = Map::new();
     for (ns, elements) in doc.items() {
         let mut values = Map::new();
@@ -64,6 +70,7 @@ pub(crate) fn document(doc: &VerifiedDocument, engagement: &str, reader_auth: bo
             "valid_until": format_rfc3339(validity.valid_until),
         },
         "engagement": engagement,
+        "transport": transport,
         "reader_auth": reader_auth,
     })
 }

@@ -358,7 +358,12 @@ fn read(args: &[String]) -> Result<(), KioskError> {
     } else {
         read_nfc(args.required("--reader")?, &options, deadline)?
     };
-    let output = json::document(&result.document, result.engagement, result.reader_auth);
+    let output = json::document(
+        &result.document,
+        result.engagement,
+        result.transport,
+        result.reader_auth,
+    );
     eprintln!("Done ({} {})", result.units.0, result.units.1);
     println!(
         "{}",

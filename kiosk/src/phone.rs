@@ -10,7 +10,8 @@
 //! chip when it has one, else in software) and stores the document bound to it by replacing
 //! its state file atomically. The state file names the new key only once it is renamed into
 //! place, so a phone removed mid-write keeps the old state or the new one; a key made on the
-//! chip for a write that did not finish is left unused there (an orphan, harmless).
+//! chip for a write that did not finish is left unused there (an orphan, harmless): the
+//! ID-store applet cannot delete keys (DELETE RECORD refuses one), so it is not cleaned up.
 
 use std::path::{Path, PathBuf};
 

@@ -52,6 +52,8 @@ pub(crate) struct ReadResult {
     pub(crate) document: VerifiedDocument,
     /// `"nfc"` or `"qr"`.
     pub(crate) engagement: &'static str,
+    /// What carried the session: `"nfc"` or `"ble"`.
+    pub(crate) transport: &'static str,
     /// Whether the request was signed.
     pub(crate) reader_auth: bool,
     /// Transport units exchanged (APDUs, BLE values) and their name.
@@ -69,6 +71,8 @@ pub(crate) trait SessionLink {
     fn end(&mut self, message: &[u8]);
     /// How many transport units were exchanged so far, and their name.
     fn count(&self) -> (usize, &'static str);
+    /// The transport's name in the JSON output (`"ble"`).
+    fn transport(&self) -> &'static str;
 }
 
 /// Sends one command on the transport: the first failing means the phone is not ready yet,
@@ -158,6 +162,7 @@ pub(crate) fn read<T: CardTransport>(
     Ok(ReadResult {
         document,
         engagement: role.engagement_kind(),
+        transport: "nfc",
         reader_auth: role.reader_auth(),
         units: (role.commands(), "APDUs"),
     })
@@ -192,6 +197,7 @@ pub(crate) fn session(
     Ok(ReadResult {
         document,
         engagement: how,
+        transport: link.transport(),
         reader_auth: session.reader_auth(),
         units: link.count(),
     })

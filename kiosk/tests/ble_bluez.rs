@@ -521,6 +521,7 @@ fn reads_a_document_through_btleplug_and_a_fake_bluez() {
     assert_eq!(json["doc_type"], MDL);
     assert_eq!(json["items"][NS]["family_name"], "Yamada");
     assert_eq!(json["engagement"], "qr");
+    assert_eq!(json["transport"], "ble");
     let seen = setup.seen.lock().unwrap();
     // The scan asked for the engagement's service.
     assert_eq!(seen.discovery_uuids, [uuid_text(SERVICE)]);

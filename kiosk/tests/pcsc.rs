@@ -138,6 +138,7 @@ fn assert_read(
     );
     assert_eq!(json["device_auth"], device_auth, "{json}");
     assert_eq!(json["engagement"], engagement, "{json}");
+    assert_eq!(json["transport"], "nfc", "{json}");
     assert_eq!(json["reader_auth"], reader_auth, "{json}");
     assert_eq!(
         json["issuer"]["subject"], "CN=kazashi test issuer,C=JP",

@@ -11,7 +11,7 @@ use kazashi_protocol::apdu::{Command, Response};
 use kazashi_protocol::offline::engagement::NfcOptions;
 use kazashi_protocol::offline::phone::{
     DeviceAuthMode, DeviceKey, NewDeviceKey, NoHooks, PhoneEngagement, PhoneEvent, PhoneHooks,
-    PhoneOptions, PhoneRole,
+    PhoneOptions, PhoneOutput, PhoneRole,
 };
 use kazashi_protocol::offline::pki::{Certificate, TrustList, Usage};
 use kazashi_protocol::offline::provision;
@@ -502,17 +502,52 @@ fn write_over(
     writer: &Party,
     issuer: &Party,
 ) -> Result<provision::Written, OfflineError> {
+    write_over_with(phone, hooks, writer, issuer, None)
+}
+
+/// [`write_over`]; with `deferred`, the phone is driven by `transmit_deferred` and the shell's
+/// store succeeds (`Some(true)`) or fails (`Some(false)`) outside the hooks.
+fn write_over_with(
+    phone: &mut PhoneRole,
+    hooks: &mut dyn PhoneHooks,
+    writer: &Party,
+    issuer: &Party,
+    deferred: Option<bool>,
+) -> Result<provision::Written, OfflineError> {
     use kazashi_protocol::offline::nfc::{Limits, Next, ReaderExchange};
     use kazashi_protocol::offline::terminal::{EngageNext, Engaged, TerminalEngagement};
+    fn send(
+        phone: &mut PhoneRole,
+        hooks: &mut dyn PhoneHooks,
+        apdu: &[u8],
+        deferred: Option<bool>,
+    ) -> Vec<u8> {
+        let Some(stored) = deferred else {
+            return phone.transmit(apdu, NOW, hooks);
+        };
+        match phone.transmit_deferred(apdu, NOW, hooks) {
+            PhoneOutput::Response(response) => response,
+            PhoneOutput::Store(pending) => {
+                assert_eq!(pending.doc_type, MDL);
+                // While the shell stores, the phone takes no command.
+                match phone.transmit_deferred(apdu, NOW, hooks) {
+                    PhoneOutput::Response(busy) => assert_eq!(busy, [0x69, 0x85]),
+                    PhoneOutput::Store(_) => panic!("a second store"),
+                }
+                phone.finish_store(stored, hooks)
+            }
+        }
+    }
     fn exchange(
         phone: &mut PhoneRole,
         hooks: &mut dyn PhoneHooks,
         message: &[u8],
         limits: Limits,
+        deferred: Option<bool>,
     ) -> Result<Vec<u8>, OfflineError> {
         let (mut exchange, mut command) = ReaderExchange::start(message, limits)?;
         loop {
-            let answer = phone.transmit(&command.to_bytes().unwrap(), NOW, hooks);
+            let answer = send(phone, hooks, &command.to_bytes().unwrap(), deferred);
             match exchange.handle_response(&Response::parse(&answer).unwrap())? {
                 Next::Command(next) => command = next,
                 Next::Message(reply) => return reply.ok_or(OfflineError::MissingField("data")),
@@ -538,7 +573,7 @@ fn write_over(
     let reader = Reader::new(&engagement, &handover, &mut OsRng);
     let (awaiting_key, establishment) =
         provision::TerminalWrite::start(reader, MDL, &writer.leaf_key, &writer.chain())?;
-    let reply = exchange(phone, hooks, &establishment, limits)?;
+    let reply = exchange(phone, hooks, &establishment, limits, deferred)?;
     let received = awaiting_key.handle(&reply)?;
     let document = issue(
         issuer,
@@ -546,7 +581,7 @@ fn write_over(
         validity(NOW - DAY, NOW + YEAR),
     );
     let (awaiting_stored, store) = received.store(&document)?;
-    let reply = exchange(phone, hooks, &store, limits)?;
+    let reply = exchange(phone, hooks, &store, limits, deferred)?;
     awaiting_stored.handle(&reply)
 }
 
@@ -650,6 +685,55 @@ fn the_phone_accepts_a_write_then_presents_the_written_document() {
         assert!(phone.tap(&mut OsRng).unwrap());
         let (doc, _) = s.read(&mut phone, &mut hooks);
         assert_document(&doc.unwrap(), DeviceAuthKind::Signature);
+    }
+}
+
+#[test]
+fn a_shell_that_stores_asynchronously_confirms_only_what_it_stored() {
+    let s = setup();
+    let writer = Party::new("Counter", Usage::ReaderAuth);
+    for stored in [true, false] {
+        let mut phone = s.phone(PhoneOptions {
+            reader_trust: Some(writer.trust()),
+            ..options(PhoneEngagement::Nfc, DeviceAuthMode::Signature)
+        });
+        // Nothing to finish: refused, nothing changes.
+        assert_eq!(phone.finish_store(true, &mut NoHooks), [0x69, 0x85]);
+        let mut hooks = Writer::default();
+        let result = write_over_with(&mut phone, &mut hooks, &writer, &s.issuer, Some(stored));
+        assert!(hooks.stored.is_empty(), "the hooks' store is not used");
+        if stored {
+            result.unwrap();
+            // The document of that type replaced, bound to the new key.
+            assert_eq!(phone.document_count(), 1);
+            assert!(
+                matches!(&phone.documents()[0].key, DeviceKey::Software(k) if *k != s.device_key)
+            );
+            assert!(matches!(
+                hooks.events.last(),
+                Some(PhoneEvent::Stored { .. })
+            ));
+            // The written document is presented with its key.
+            assert!(phone.tap(&mut OsRng).unwrap());
+            let (doc, _) = s.read(&mut phone, &mut hooks);
+            assert_document(&doc.unwrap(), DeviceAuthKind::Signature);
+        } else {
+            assert_eq!(
+                result.unwrap_err(),
+                OfflineError::WriteRefused(provision::WriteRefusal::Storage)
+            );
+            assert_eq!(phone.document_count(), 1);
+            assert!(
+                matches!(&phone.documents()[0].key, DeviceKey::Software(k) if *k == s.device_key),
+                "the old document kept"
+            );
+            assert_eq!(
+                hooks.events.last(),
+                Some(&PhoneEvent::WriteRefused("storage_failed"))
+            );
+        }
+        // The session is over either way: the phone answers the next tap afresh.
+        assert!(phone.is_ended());
     }
 }
 

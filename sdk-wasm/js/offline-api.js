@@ -134,16 +134,27 @@ export function createOffline(load, loaded, KazashiError) {
     #phone;
     #onRequest;
     #onEvent;
+    #onStore;
 
     constructor(opts) {
       if (!glue) throw notLoaded('OfflineHolder');
-      const { state, readerTrust, requireReaderAuth, engagement, auth, onRequest, onEvent, maxCommand, maxResponse } = options(opts, 'new OfflineHolder(options)');
+      const { state, readerTrust, requireReaderAuth, engagement, auth, onRequest, onEvent, onStore, maxCommand, maxResponse } = options(opts, 'new OfflineHolder(options)');
       let json;
       if (typeof state === 'string') json = state;
-      else if (state !== null && typeof state === 'object' && !Array.isArray(state)) json = JSON.stringify(state);
-      else throw new KazashiError('invalid_argument', 'options.state must be the phone state as JSON text or an object');
+      else if (state instanceof Uint8Array) {
+        try {
+          json = new TextDecoder('utf-8', { fatal: true }).decode(state);
+        } catch {
+          throw new KazashiError('invalid_state', 'options.state: not UTF-8 text');
+        }
+      } else if (state !== null && typeof state === 'object' && !Array.isArray(state)) json = JSON.stringify(state);
+      else throw new KazashiError('invalid_argument', 'options.state must be the phone state as JSON text (a string or UTF-8 bytes) or an object');
       if (onRequest !== undefined && typeof onRequest !== 'function') throw new KazashiError('invalid_argument', 'options.onRequest must be a function');
       if (onEvent !== undefined && typeof onEvent !== 'function') throw new KazashiError('invalid_argument', 'options.onEvent must be a function');
+      if (onStore !== undefined && typeof onStore !== 'function') throw new KazashiError('invalid_argument', 'options.onStore must be a function (state: Uint8Array) => Promise<void>');
+      if (onStore !== undefined && readerTrust === undefined) {
+        throw new KazashiError('invalid_argument', 'options.onStore needs options.readerTrust (the roots of the terminals that may write)');
+      }
       try {
         this.#phone = new glue.Phone(json, {
           readerTrust: pem(readerTrust, 'options.readerTrust'),
@@ -158,6 +169,7 @@ export function createOffline(load, loaded, KazashiError) {
       }
       this.#onRequest = onRequest;
       this.#onEvent = onEvent;
+      this.#onStore = onStore;
     }
 
     /** Loads the wasm if needed, then makes a holder. */
@@ -171,13 +183,48 @@ export function createOffline(load, loaded, KazashiError) {
       return this.#phone;
     }
 
-    /** One command APDU in, its response APDU out (synchronous). */
+    /**
+     * One command APDU in, its response APDU out (synchronous). Reads only: a write at the
+     * counter is refused (`key_generation`); writes need `transmitAsync` and `onStore`.
+     */
     transmit(apdu) {
       const phone = this.#live();
       if (!(apdu instanceof Uint8Array)) {
         throw new KazashiError('invalid_argument', 'transmit(apdu): apdu must be a Uint8Array');
       }
-      return phone.transmit(apdu, this.#onRequest, this.#onEvent);
+      const response = phone.transmit(apdu, this.#onRequest, this.#onEvent, false);
+      // A document delivered in a write begun by transmitAsync: it cannot be stored here.
+      return response ?? phone.finishStore(false, this.#onEvent);
+    }
+
+    /**
+     * One command APDU in, its response APDU out, for reads and writes at the counter. With
+     * `onStore`, a terminal whose reader authentication verifies against `readerTrust` may
+     * write a document: the holder makes a fresh software device key, checks the document
+     * it is given (type, issuer signature, digests, MSO bound to the new key, valid now), and
+     * awaits `onStore(state)` with the new phone state (JSON, UTF-8, wiped once `onStore`
+     * settles) before it confirms: the confirmation means stored. An `onStore` that throws or
+     * rejects: the write is refused (`storage_failed`) and the holder keeps its documents.
+     */
+    async transmitAsync(apdu) {
+      const phone = this.#live();
+      if (!(apdu instanceof Uint8Array)) {
+        throw new KazashiError('invalid_argument', 'transmitAsync(apdu): apdu must be a Uint8Array');
+      }
+      const response = phone.transmit(apdu, this.#onRequest, this.#onEvent, this.#onStore !== undefined);
+      if (response !== undefined) return response;
+      const state = phone.pendingState();
+      let stored = false;
+      try {
+        await this.#onStore(state);
+        stored = true;
+      } catch {
+        stored = false;
+      } finally {
+        state?.fill(0);
+      }
+      // Freed while storing: nothing to answer.
+      return this.#live().finishStore(stored, this.#onEvent);
     }
 
     /** A new tap (the reader's field came on): NFC engages anew. Whether it did. */

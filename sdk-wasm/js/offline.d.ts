@@ -100,7 +100,9 @@ export interface OfflineDocument {
  * send back what {@link transmit} returns. It serves the NDEF tag for NFC static handover (or
  * shows {@link engagementQr}), answers requests under its reader-authentication policy and
  * the person's consent ({@link OfflineHolderOptions.onRequest}), and authenticates its answers
- * with the device key of its state.
+ * with the device key of its state. With {@link OfflineHolderOptions.onStore} and
+ * {@link transmitAsync} it also takes writes at the counter (`kazashi-kiosk write`, docs/offline.md)
+ * from terminals under {@link OfflineHolderOptions.readerTrust}, with software device keys.
  *
  * Failures throw the main entry's `KazashiError`: `invalid_state`, `invalid_argument`,
  * `invalid_certificate`, `not_initialized` (the constructor before the wasm is loaded, in
@@ -112,8 +114,20 @@ export declare class OfflineHolder {
   constructor(options: OfflineHolderOptions);
   /** Loads the wasm if needed, then makes a holder. */
   static create(options: OfflineHolderOptions): Promise<OfflineHolder>;
-  /** One command APDU in, its response APDU out, synchronously. */
+  /**
+   * One command APDU in, its response APDU out, synchronously. Reads only: a write at the
+   * counter is refused (`key_generation`).
+   */
   transmit(apdu: Uint8Array): Uint8Array;
+  /**
+   * One command APDU in, its response APDU out, reads and writes at the counter. A write
+   * (only from a terminal whose reader authentication verifies against `readerTrust`, and
+   * only with `onStore`) gets a fresh software device key; the document the terminal then
+   * sends is checked (its type, issuer signature, digests, MSO bound to the new key and valid
+   * now) and `onStore` is awaited with the new state before the holder confirms it. Send one
+   * command at a time: a command sent while a store is under way gets status `6985`.
+   */
+  transmitAsync(apdu: Uint8Array): Promise<Uint8Array>;
   /**
    * A new tap (the reader's field came on, the card was reset): NFC engagement starts anew;
    * a QR engagement stays until a session used it. Returns whether a new engagement was made.
@@ -134,11 +148,15 @@ export interface OfflineHolderOptions {
   /**
    * The phone's document state, JSON text or parsed: `{ device_key: { software: hex },
    * documents: [{ doc_type, issuer_signed: hex }] }` — the format of `kazashi-kiosk issue
-   * --state FILE` (a software device key; a chip-bound one is refused). It holds the device
-   * key: keep it as secret.
+   * --state FILE` (a software device key; a chip-bound one is refused, `invalid_state`), as
+   * text, UTF-8 bytes (what {@link onStore} gets) or parsed. It holds the device keys: keep it
+   * as secret.
    */
-  state: string | object;
-  /** The reader roots: a signed request must verify against them. */
+  state: string | Uint8Array | object;
+  /**
+   * The reader roots: a signed request must verify against them. They are also the roots of
+   * the terminals that may write documents (with {@link onStore}).
+   */
   readerTrust?: string | string[];
   /** Refuse requests without valid reader authentication (needs `readerTrust`). */
   requireReaderAuth?: boolean;
@@ -162,10 +180,21 @@ export interface OfflineHolderOptions {
    * `refused` (`docType`, `reason`: `reader_auth_required`, `not_held`, `declined`, or a
    * reader-authentication error code), `released` (`docType`, `items`), `session_ended`,
    * `message_refused` (`code`), `cannot_answer` (`reason`). A write at the counter
-   * (`kazashi-kiosk write`) is not accepted by this holder: `write_requested` (`docType`,
-   * `subject`, when the terminal authenticated) then `write_refused` (`code`).
+   * (`kazashi-kiosk write`): `write_requested` (`docType`, `subject`, once the terminal
+   * authenticated), `new_key_sent`, then `stored` (`docType`, `documents`); or
+   * `write_refused` (`code`: `not_authorized`, `key_generation` without `onStore` or through
+   * {@link OfflineHolder.transmit}, `storage_failed`, …) or `document_refused` (`code`).
    */
   onEvent?: (event: { type: string; [field: string]: unknown }) => void;
+  /**
+   * Takes writes at the counter (needs `readerTrust`; see {@link OfflineHolder.transmitAsync}):
+   * stores `state`, the whole new phone state (JSON text, UTF-8, in the format of
+   * {@link state}, the written document added with its new device key), durably, before
+   * resolving — the holder confirms the write to the terminal only then. Throwing or
+   * rejecting refuses the write (`storage_failed`). The bytes are wiped once it settles: copy
+   * them if you keep them. Without it, writes are refused.
+   */
+  onStore?: (state: Uint8Array) => void | Promise<void>;
   /** Largest command data field announced (1–65,535; default 65,535). */
   maxCommand?: number;
   /** Largest response data field announced (1–65,536; default 65,536). */

@@ -272,6 +272,8 @@ test('OfflineReader refuses bad options with stable codes', async () => {
 
 test('OfflineHolder refuses a bad state with stable codes', async () => {
   await assert.rejects(OfflineHolder.create({ state: '{' }), { code: 'invalid_state' });
+  await assert.rejects(OfflineHolder.create({ state: Uint8Array.of(0xff, 0xfe) }), { code: 'invalid_state' });
+  assert.equal((await OfflineHolder.create({ state: new TextEncoder().encode(state) })).documents, 1);
   await assert.rejects(OfflineHolder.create({ state: { device_key: { software: 'zz' }, documents: [] } }), { code: 'invalid_state' });
   await assert.rejects(OfflineHolder.create({ state: { device_key: { chip: { state: '/x' } }, documents: [] } }), { code: 'invalid_state' });
   const parsed = JSON.parse(state);
@@ -303,21 +305,7 @@ test('kazashi-kiosk read reads the JS OfflineHolder through pcscd and vpcd', asy
   // Node is the card: it connects to vpcd and answers with the current holder.
   let holder;
   const events = [];
-  const socket = connect(pcsc.port, '127.0.0.1');
-  socket.setNoDelay(true);
-  t.after(() => socket.destroy());
-  const hist = new TextEncoder().encode('kazashi-mdoc');
-  const atr = [0x3b, 0x80 | hist.length, 0x80, 0x01, ...hist];
-  atr.push(atr.slice(1).reduce((x, b) => x ^ b, 0));
-  frames(socket, (payload) => {
-    if (payload.length === 1) {
-      if (payload[0] === 0x01 || payload[0] === 0x02) holder?.tap();
-      if (payload[0] === 0x04) socket.write(frame(Uint8Array.from(atr)));
-      return;
-    }
-    socket.write(frame(holder ? holder.transmit(payload) : Uint8Array.of(0x6f, 0x00)));
-  });
-  await new Promise((resolve, reject) => (socket.once('connect', resolve), socket.once('error', reject)));
+  await nodeCard(t, pcsc, () => holder);
 
   const read = async (args) => {
     // vpcd reports the card a moment after it connects: retry while pcscd has no card yet.
@@ -347,6 +335,7 @@ test('kazashi-kiosk read reads the JS OfflineHolder through pcscd and vpcd', asy
   assert.equal(json.items[NS].given_name, undefined);
   assert.equal(json.device_auth, 'signature');
   assert.equal(json.engagement, 'nfc');
+  assert.equal(json.transport, 'nfc');
   assert.equal(json.reader_auth, false);
   assert.deepEqual(events.map((e) => e.type), ['reader_not_authenticated', 'released', 'session_ended']);
   assert.equal(events[1].items, 3);
@@ -415,6 +404,184 @@ test('kazashi-kiosk read reads the JS OfflineHolder through pcscd and vpcd', asy
   // A document whose key is on a chip cannot be used here.
   const chipBound = { ...parsed, documents: parsed.documents.map((d) => ({ ...d, device_key: { chip: { state: '/x', slot: 'dk-1' } } })) };
   await assert.rejects(OfflineHolder.create({ state: chipBound }), { code: 'invalid_state' });
+});
+
+// Node as the card behind pcscd's vpcd: it connects to vpcd's port and answers each APDU with
+// the holder `current()` returns (`transmitAsync` when `useAsync()`), one at a time.
+async function nodeCard(t, pcsc, current, useAsync = () => false) {
+  const socket = connect(pcsc.port, '127.0.0.1');
+  socket.setNoDelay(true);
+  t.after(() => socket.destroy());
+  const hist = new TextEncoder().encode('kazashi-mdoc');
+  const atr = [0x3b, 0x80 | hist.length, 0x80, 0x01, ...hist];
+  atr.push(atr.slice(1).reduce((x, b) => x ^ b, 0));
+  // vpcd waits for each answer before it sends more: a chain keeps them in order anyway.
+  let chain = Promise.resolve();
+  frames(socket, (payload) => {
+    chain = chain.then(async () => {
+      const holder = current();
+      if (payload.length === 1) {
+        if (payload[0] === 0x01 || payload[0] === 0x02) holder?.tap();
+        if (payload[0] === 0x04) socket.write(frame(Uint8Array.from(atr)));
+        return;
+      }
+      let answer = Uint8Array.of(0x6f, 0x00);
+      try {
+        if (holder) answer = useAsync() ? await holder.transmitAsync(payload) : holder.transmit(payload);
+      } catch {
+        // The card's failure, not the test's: the kiosk sees a status word.
+      }
+      socket.write(frame(answer));
+    });
+  });
+  await new Promise((resolve, reject) => (socket.once('connect', resolve), socket.once('error', reject)));
+}
+
+test('kazashi-kiosk write writes into the JS OfflineHolder, which stores the new state through onStore', async (t) => {
+  if (!havePcscd()) {
+    if (process.env.KAZASHI_SKIP_PCSC === '1') return t.skip('KAZASHI_SKIP_PCSC=1');
+    assert.fail('pcscd or the vpcd driver is missing: run `cargo xtask sdk test`, which installs them');
+  }
+  const pcsc = await startPcscd(join(dir, 'pcscd-write'));
+  t.after(() => pcsc.stop());
+  let holder;
+  let useAsync = true;
+  await nodeCard(t, pcsc, () => holder, () => useAsync);
+
+  const RESIDENCE = 'jp.kazashi.residence.1';
+  const RES_NS = 'jp.kazashi.residence.1';
+  const data = join(dir, 'residence.json');
+  const portrait = Buffer.from(PORTRAIT).toString('base64url');
+  writeFileSync(data, JSON.stringify({ [RES_NS]: { address: '1-1 Chiyoda, Tokyo', resident: true, household: 3, portrait: { bytes: portrait } } }));
+  const kioskRetrying = async (args) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const out = await spawnAsync(KIOSK, [...args, '--reader', 'Virtual PCD 00 00', '--timeout', '10'], { PCSCLITE_CSOCK_NAME: pcsc.socket });
+      if (out.status !== 4 || Date.now() > deadline) return out;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const write = (docType, readerPki = pki) => kioskRetrying([
+    'write', '--issuer-key', join(pki, 'issuer.key'), '--issuer-cert', join(pki, 'issuer.pem'),
+    '--doctype', docType, '--data', data, '--reader-key', join(readerPki, 'reader.key'), '--reader-cert', join(readerPki, 'reader.pem'),
+  ]);
+  const readBack = () => kioskRetrying([
+    'read', '--doctype', RESIDENCE, '--items', `${RES_NS}:address,${RES_NS}:resident,${RES_NS}:household,${RES_NS}:portrait`,
+    '--issuer-trust', join(pki, 'issuer-root.pem'),
+  ]);
+
+  // 1. A terminal under the reader root writes: a fresh software key, the document checked,
+  //    onStore awaited with the new state before the confirmation.
+  const stored = [];
+  const events = [];
+  let storeDone = false;
+  holder = await OfflineHolder.create({
+    state,
+    readerTrust: pem('reader-root.pem'),
+    onEvent: (e) => events.push(e),
+    onStore: async (bytes) => {
+      assert.ok(bytes instanceof Uint8Array);
+      stored.push(Uint8Array.from(bytes));
+      await new Promise((r) => setTimeout(r, 50)); // a slow disk: the confirmation waits
+      storeDone = true;
+    },
+  });
+  let out = await write(RESIDENCE);
+  assert.equal(out.status, 0, `kazashi-kiosk write: ${out.stderr}\npcscd: ${pcsc.log()}`);
+  assert.ok(storeDone);
+  const written = JSON.parse(out.stdout);
+  assert.equal(written.doc_type, RESIDENCE);
+  assert.match(written.digest, /^[0-9a-f]{64}$/);
+  assert.equal(stored.length, 1);
+  assert.deepEqual(events.map((e) => e.type), ['write_requested', 'new_key_sent', 'stored']);
+  assert.deepEqual(events[0], { type: 'write_requested', docType: RESIDENCE, subject: 'CN=kazashi test reader,C=JP' });
+  assert.equal(events[2].documents, 2);
+  assert.equal(holder.documents, 2);
+  const newState = JSON.parse(new TextDecoder().decode(stored[0]));
+  const original = JSON.parse(state);
+  assert.equal(newState.documents.length, 2);
+  assert.deepEqual(newState.documents[0], original.documents[0], 'the document held before is kept as it was');
+  assert.equal(newState.device_key.software, original.device_key.software);
+  assert.equal(newState.documents[1].doc_type, RESIDENCE);
+  assert.match(newState.documents[1].device_key.software, /^[0-9a-f]{64}$/);
+  assert.notEqual(newState.documents[1].device_key.software, original.device_key.software, 'a key of its own');
+
+  // The kiosk reads the written document back from a holder made from the stored state (and
+  // the one that took the write holds it too), and verifies it; the old one is still there.
+  const writer = holder;
+  for (const from of ['stored state', 'same holder']) {
+    holder = from === 'stored state' ? await OfflineHolder.create({ state: stored[0] }) : writer;
+    const read = await readBack();
+    assert.equal(read.status, 0, `read back (${from}): ${read.stderr}`);
+    const json = JSON.parse(read.stdout);
+    assert.equal(json.doc_type, RESIDENCE);
+    assert.equal(json.items[RES_NS].address, '1-1 Chiyoda, Tokyo');
+    assert.equal(json.items[RES_NS].resident, true);
+    assert.equal(json.items[RES_NS].household, 3);
+    assert.equal(json.items[RES_NS].portrait.bytes, portrait);
+    assert.equal(json.device_auth, 'signature');
+  }
+  useAsync = false;
+  const old = await kioskRetrying(['read', '--doctype', DOC, '--items', `${NS}:family_name`, '--issuer-trust', join(pki, 'issuer-root.pem')]);
+  assert.equal(old.status, 0, old.stderr);
+  assert.equal(JSON.parse(old.stdout).items[NS].family_name, 'Yamada');
+  useAsync = true;
+
+  // 2. A terminal not under the holder's reader root (a reader certificate of another PKI; the
+  //    issuer's certificate, which is no reader certificate): refused, onStore never called,
+  //    no key made.
+  const otherPki = join(dir, 'pki-other');
+  kiosk(['pki', '--out', otherPki]);
+  let calls = 0;
+  for (const [terminal, code] of [[otherPki, 'not_trusted'], [null, 'wrong_key_usage']]) {
+    events.length = 0;
+    holder = await OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), onEvent: (e) => events.push(e), onStore: () => void calls++ });
+    if (terminal) {
+      out = await write('jp.kazashi.other.1', terminal);
+    } else {
+      // The issuer's key and certificate as the terminal's.
+      const issuerAsTerminal = join(dir, 'issuer-as-terminal');
+      mkdirSync(issuerAsTerminal, { recursive: true });
+      writeFileSync(join(issuerAsTerminal, 'reader.key'), pem('issuer.key'));
+      writeFileSync(join(issuerAsTerminal, 'reader.pem'), pem('issuer.pem'));
+      out = await write('jp.kazashi.other.1', issuerAsTerminal);
+    }
+    assert.equal(out.status, 7, out.stderr);
+    assert.match(out.stderr, /write_refused/);
+    assert.match(out.stderr, /not_authorized/);
+    assert.equal(calls, 0);
+    assert.equal(holder.documents, 1);
+    assert.deepEqual(events, [{ type: 'write_refused', code }]);
+  }
+
+  // 3. onStore throws (or rejects): not confirmed, the kiosk reports it, the holder keeps
+  //    its documents.
+  for (const onStore of [() => { throw new Error('disk full'); }, () => Promise.reject(new Error('disk full'))]) {
+    events.length = 0;
+    holder = await OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), onEvent: (e) => events.push(e), onStore });
+    out = await write(RESIDENCE);
+    assert.equal(out.status, 7, out.stderr);
+    assert.match(out.stderr, /storage_failed/);
+    assert.equal(holder.documents, 1);
+    assert.deepEqual(events.map((e) => e.type), ['write_requested', 'new_key_sent', 'write_refused']);
+    assert.equal(events[2].code, 'storage_failed');
+    assert.equal((await readBack()).status, 9, 'nothing written');
+  }
+
+  // 4. Without onStore, or through the synchronous transmit, writes are refused before a key
+  //    is made.
+  for (const [opts, sync] of [[{}, false], [{ onStore: () => void calls++ }, true]]) {
+    useAsync = !sync;
+    holder = await OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), ...opts });
+    out = await write(RESIDENCE);
+    assert.equal(out.status, 7, out.stderr);
+    assert.match(out.stderr, /key_generation/);
+    assert.equal(calls, 0);
+  }
+  useAsync = true;
+  // onStore without a reader trust list could never be used: refused up front.
+  await assert.rejects(OfflineHolder.create({ state, onStore: () => {} }), { code: 'invalid_argument' });
+  await assert.rejects(OfflineHolder.create({ state, readerTrust: pem('reader-root.pem'), onStore: 'yes' }), { code: 'invalid_argument' });
 });
 
 // Runs a program to its end without blocking the event loop (the card answers from it).

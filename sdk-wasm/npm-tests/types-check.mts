@@ -55,5 +55,13 @@ export async function phoneToPhone(state: string, root: string): Promise<string>
   return `${doc.deviceAuth} ${doc.validity.validUntil} ${portrait instanceof Uint8Array ? portrait.length : 0}`;
 }
 
+// A holder that takes writes at the counter: the new state stored before the confirmation.
+export async function writable(state: Uint8Array, root: string, save: (s: Uint8Array) => Promise<void>): Promise<Uint8Array> {
+  const holder = await OfflineHolder.create({ state, readerTrust: root, onStore: (next) => save(next.slice()) });
+  const response: Uint8Array = await holder.transmitAsync(Uint8Array.of(0, 0xa4, 4, 0));
+  holder.free();
+  return response;
+}
+
 // @ts-expect-error: the issuer roots are required.
 new OfflineReader({ transport: async (apdu: Uint8Array) => apdu });

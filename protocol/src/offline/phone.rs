@@ -30,7 +30,7 @@ use super::holder::{Holder, HolderEvent};
 use super::nfc::{AppletAction, PhoneCard};
 use super::pki::{Certificate, TrustList};
 use super::present::DocumentBuilder;
-use super::provision::{self, AwaitingStore, HolderWrite, WriteRefusal};
+use super::provision::{self, AwaitingStore, HolderWrite, StoreReady, WriteRefusal};
 use super::request::DeviceRequest;
 use super::response::{DeviceResponse, IssuerSigned};
 
@@ -196,6 +196,28 @@ pub trait PhoneHooks {
     fn event(&mut self, _event: PhoneEvent) {}
 }
 
+/// What [`PhoneRole::transmit_deferred`] gives back for a command.
+#[derive(Debug)]
+pub enum PhoneOutput {
+    /// The response APDU.
+    Response(Vec<u8>),
+    /// The command delivered a written document, checked against the new key: store it (for a
+    /// shell that stores asynchronously), then answer with [`PhoneRole::finish_store`]. No other
+    /// command is taken until then.
+    Store(PendingStore),
+}
+
+/// A written document the shell is to store durably before the phone confirms it.
+#[derive(Clone, Debug)]
+pub struct PendingStore {
+    /// The document type.
+    pub doc_type: String,
+    /// The verified document (its MSO names the new key).
+    pub issuer_signed: IssuerSigned,
+    /// The device key made for it.
+    pub key: DeviceKey,
+}
+
 /// Hooks that release everything asked for and log nothing.
 #[derive(Debug, Default)]
 pub struct NoHooks;
@@ -208,6 +230,8 @@ enum Session {
     Read(Holder),
     /// A write: the key was sent, the document is due.
     Write(AwaitingStore, DeviceKey),
+    /// A write: the document is verified and the shell is storing it.
+    Storing(StoreReady, DeviceKey),
     /// Over.
     Done,
 }
@@ -334,37 +358,113 @@ impl PhoneRole {
     pub fn is_ended(&self) -> bool {
         match &self.session {
             Session::Read(holder) => holder.is_ended(),
-            Session::Write(..) => false,
+            Session::Write(..) | Session::Storing(..) => false,
             Session::Done => true,
         }
     }
 
     /// One command APDU in, its response APDU out. `now` (seconds since the Unix epoch) checks
     /// reader certificates.
+    /// A written document is stored through [`PhoneHooks::store`] before the answer.
     pub fn transmit(&mut self, apdu: &[u8], now: u64, hooks: &mut dyn PhoneHooks) -> Vec<u8> {
+        match self.transmit_deferred(apdu, now, hooks) {
+            PhoneOutput::Response(response) => response,
+            PhoneOutput::Store(pending) => {
+                let stored = hooks.store(&pending.doc_type, &pending.issuer_signed, &pending.key);
+                self.finish_store(stored, hooks)
+            }
+        }
+    }
+
+    /// [`transmit`](Self::transmit) for a shell that stores written documents asynchronously:
+    /// a command delivering a written document gives [`PhoneOutput::Store`] instead of its
+    /// answer ([`PhoneHooks::store`] is not called); the shell stores it, then
+    /// [`finish_store`](Self::finish_store) gives the response APDU. A command sent before
+    /// that gets status `6985` (conditions of use not satisfied).
+    pub fn transmit_deferred(
+        &mut self,
+        apdu: &[u8],
+        now: u64,
+        hooks: &mut dyn PhoneHooks,
+    ) -> PhoneOutput {
+        if matches!(self.session, Session::Storing(..)) {
+            return PhoneOutput::Response(
+                Response::status(StatusWord::ConditionsNotSatisfied).to_bytes(),
+            );
+        }
         let Ok(command) = Command::parse(apdu) else {
-            return Response::status(StatusWord::WrongLength).to_bytes();
+            return PhoneOutput::Response(Response::status(StatusWord::WrongLength).to_bytes());
         };
         let response = match self.card.process(&command) {
             AppletAction::Respond(response) => response,
             AppletAction::Message(message) => {
                 let reply = self.answer(&message, now, hooks);
-                if self.is_ended() {
-                    // The next tap (or QR) starts over.
-                    self.used = true;
+                if let Session::Storing(ready, key) = &self.session {
+                    return PhoneOutput::Store(PendingStore {
+                        doc_type: ready.doc_type().into(),
+                        issuer_signed: ready.issuer_signed().clone(),
+                        key: key.clone(),
+                    });
                 }
-                self.card.reply(reply.as_deref())
+                self.reply(reply)
             }
         };
-        response.to_bytes()
+        PhoneOutput::Response(response.to_bytes())
+    }
+
+    /// The shell's answer to [`PhoneOutput::Store`]: `stored` once the document is durably
+    /// stored (the phone confirms it and holds it from now on), `false` if storing failed (the
+    /// write is refused, `storage_failed`). The response APDU to send. Without a store pending:
+    /// status `6985`.
+    pub fn finish_store(&mut self, stored: bool, hooks: &mut dyn PhoneHooks) -> Vec<u8> {
+        if !matches!(self.session, Session::Storing(..)) {
+            // Nothing pending: the session stays as it is.
+            return Response::status(StatusWord::ConditionsNotSatisfied).to_bytes();
+        }
+        let Session::Storing(ready, key) = core::mem::replace(&mut self.session, Session::Done)
+        else {
+            return Response::status(StatusWord::ConditionsNotSatisfied).to_bytes();
+        };
+        let reply = if stored {
+            let doc_type = String::from(ready.doc_type());
+            self.documents.retain(|d| d.doc_type != doc_type);
+            self.documents.push(PhoneDocument {
+                doc_type: doc_type.clone(),
+                issuer_signed: ready.issuer_signed().clone(),
+                key,
+            });
+            hooks.event(PhoneEvent::Stored {
+                doc_type,
+                documents: self.documents.len(),
+            });
+            ready.stored()
+        } else {
+            hooks.event(PhoneEvent::WriteRefused(WriteRefusal::Storage.code()));
+            ready.failed()
+        };
+        self.reply(Some(reply)).to_bytes()
+    }
+
+    /// A message's answer framed for the card; the session's end noted.
+    fn reply(&mut self, reply: Option<Vec<u8>>) -> Response {
+        if self.is_ended() {
+            // The next tap (or QR) starts over.
+            self.used = true;
+        }
+        self.card.reply(reply.as_deref())
     }
 
     fn answer(&mut self, message: &[u8], now: u64, hooks: &mut dyn PhoneHooks) -> Option<Vec<u8>> {
         self.used = true;
         match core::mem::replace(&mut self.session, Session::Done) {
             Session::Read(holder) => self.answer_read(holder, message, now, hooks),
-            Session::Write(awaiting, key) => Some(self.store(awaiting, key, message, now, hooks)),
-            Session::Done => Some(provision::abort(&OfflineError::UnexpectedMessage)),
+            Session::Write(awaiting, key) => {
+                self.check_document(awaiting, key, message, now, hooks)
+            }
+            // `transmit_deferred` takes no message while storing.
+            Session::Storing(..) | Session::Done => {
+                Some(provision::abort(&OfflineError::UnexpectedMessage))
+            }
         }
     }
 
@@ -468,37 +568,27 @@ impl PhoneRole {
         }
     }
 
-    /// The document: checked against the new key, stored by the shell, confirmed.
-    fn store(
+    /// The document: checked against the new key (the type authorised, the issuer signature
+    /// by its `x5chain` leaf, the MSO bound to the new key and valid now, every digest), then
+    /// due to be stored by the shell (`Session::Storing`; no reply yet).
+    fn check_document(
         &mut self,
         awaiting: AwaitingStore,
         key: DeviceKey,
         message: &[u8],
         now: u64,
         hooks: &mut dyn PhoneHooks,
-    ) -> Vec<u8> {
-        let ready = match awaiting.handle(message, now) {
-            Ok(ready) => ready,
+    ) -> Option<Vec<u8>> {
+        match awaiting.handle(message, now) {
+            Ok(ready) => {
+                self.session = Session::Storing(ready, key);
+                None
+            }
             Err(refusal) => {
                 hooks.event(PhoneEvent::DocumentRefused(refusal.error.code()));
-                return refusal.message;
+                Some(refusal.message)
             }
-        };
-        if !hooks.store(ready.doc_type(), ready.issuer_signed(), &key) {
-            return ready.failed();
         }
-        let doc_type = String::from(ready.doc_type());
-        self.documents.retain(|d| d.doc_type != doc_type);
-        self.documents.push(PhoneDocument {
-            doc_type: doc_type.clone(),
-            issuer_signed: ready.issuer_signed().clone(),
-            key,
-        });
-        hooks.event(PhoneEvent::Stored {
-            doc_type,
-            documents: self.documents.len(),
-        });
-        ready.stored()
     }
 
     /// The response to a request: per document, the reader policy, consent, selective

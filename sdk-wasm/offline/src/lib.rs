@@ -14,11 +14,11 @@ use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use kazashi_protocol::apdu::Response;
 use kazashi_protocol::offline::mso::format_rfc3339;
 use kazashi_protocol::offline::phone::{
-    DeviceAuthMode, DeviceKey, PhoneDocument, PhoneEngagement, PhoneEvent, PhoneHooks,
-    PhoneOptions, PhoneRole,
+    DeviceAuthMode, DeviceKey, NewDeviceKey, PendingStore, PhoneDocument, PhoneEngagement,
+    PhoneEvent, PhoneHooks, PhoneOptions, PhoneOutput, PhoneRole,
 };
 use kazashi_protocol::offline::pki::{Certificate, TrustList};
-use kazashi_protocol::offline::state::PhoneState;
+use kazashi_protocol::offline::state::{PhoneState, StoredDeviceKey, StoredDocument};
 use kazashi_protocol::offline::terminal::{
     TerminalError, TerminalNext, TerminalRequest, TerminalRole,
 };
@@ -179,6 +179,10 @@ impl Terminal {
 #[wasm_bindgen]
 pub struct Phone {
     role: PhoneRole,
+    /// The state the phone was made from, with the documents written since.
+    state: PhoneState,
+    /// A written document's new state, while the shell stores it.
+    pending: Option<PhoneState>,
 }
 
 #[wasm_bindgen]
@@ -195,6 +199,7 @@ impl Phone {
             object(options, "options")?
         };
         let state = PhoneState::parse(&state).map_err(|e| Failure::new(e.code(), e.to_string()))?;
+        let held = state.clone();
         // Each document with its key: a key written at a counter in software loads; a key on
         // a chip (the state's, or a document's) cannot be used here.
         let chip_bound = || {
@@ -258,25 +263,101 @@ impl Phone {
             &mut OsRng,
         )
         .map_err(Failure::offline)?;
-        Ok(Self { role })
+        Ok(Self {
+            role,
+            state: held,
+            pending: None,
+        })
     }
 
     /// One command APDU in, its response APDU out. `consent({ docType, reader, items })`
     /// answers with the items to release (`{ namespace: [element…] }`, `true` for all);
-    /// `onEvent(event)` observes.
+    /// `onEvent(event)` observes. With `writes`, a write at the counter by a terminal whose
+    /// reader authentication verifies against the reader trust list gets a fresh software
+    /// device key (else it is refused, `key_generation`); the command that delivers the
+    /// written document, once the document checked out, answers `undefined`: the new state is
+    /// [`pending_state`](Self::pending_state), to be stored before
+    /// [`finish_store`](Self::finish_store) gives the response.
     pub fn transmit(
         &mut self,
         apdu: &[u8],
         consent: Option<Function>,
         on_event: Option<Function>,
-    ) -> Vec<u8> {
-        let mut hooks = JsHooks { consent, on_event };
-        self.role.transmit(apdu, now(), &mut hooks)
+        writes: bool,
+    ) -> Option<Vec<u8>> {
+        let mut hooks = JsHooks {
+            consent,
+            on_event,
+            writes,
+        };
+        match self.role.transmit_deferred(apdu, now(), &mut hooks) {
+            PhoneOutput::Response(response) => Some(response),
+            PhoneOutput::Store(pending) => match self.with_document(pending) {
+                Some(state) => {
+                    self.pending = Some(state);
+                    None
+                }
+                // Not a software key (this shell makes none other): not stored.
+                None => Some(self.role.finish_store(false, &mut hooks)),
+            },
+        }
+    }
+
+    /// The state with a written document added (replacing one of its type), bound to its
+    /// new key.
+    fn with_document(&self, pending: PendingStore) -> Option<PhoneState> {
+        let DeviceKey::Software(secret) = &pending.key else {
+            return None;
+        };
+        let scalar = Zeroizing::new(secret.to_bytes());
+        let mut key = String::with_capacity(2 * scalar.len());
+        for byte in scalar.iter() {
+            key.push(char::from(HEX[usize::from(byte >> 4)]));
+            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        let mut state = self.state.clone();
+        state.store(StoredDocument {
+            doc_type: pending.doc_type,
+            issuer_signed: hex(&pending.issuer_signed.to_bytes()),
+            device_key: Some(StoredDeviceKey::Software(key)),
+        });
+        Some(state)
+    }
+
+    /// The phone state (JSON text, UTF-8) with the written document, while one is to be
+    /// stored; `undefined` otherwise. It holds the new device key: keep it private.
+    #[wasm_bindgen(js_name = pendingState)]
+    pub fn pending_state(&self) -> Option<Uint8Array> {
+        // Copied straight from the zeroized text into JavaScript's memory.
+        self.pending
+            .as_ref()
+            .map(|state| Uint8Array::from(state.to_json().as_bytes()))
+    }
+
+    /// The shell stored the pending state (`stored`) or could not: the response APDU, which
+    /// confirms the write only if it was stored (else it refuses it, `storage_failed`). From
+    /// then on the phone holds the written document.
+    #[wasm_bindgen(js_name = finishStore)]
+    pub fn finish_store(&mut self, stored: bool, on_event: Option<Function>) -> Vec<u8> {
+        let mut hooks = JsHooks {
+            consent: None,
+            on_event,
+            writes: false,
+        };
+        let pending = self.pending.take();
+        let stored = stored && pending.is_some();
+        let response = self.role.finish_store(stored, &mut hooks);
+        if let (true, Some(state)) = (stored, pending) {
+            self.state = state;
+        }
+        response
     }
 
     /// A new tap (power on): NFC engages anew; a QR engagement stays until a session used it.
     /// Returns whether a new engagement was made.
     pub fn tap(&mut self) -> Result<bool, Failure> {
+        // A write being stored is over for the phone in memory (the session is gone).
+        self.pending = None;
         self.role.tap(&mut OsRng).map_err(Failure::offline)
     }
 
@@ -293,12 +374,39 @@ impl Phone {
     }
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
 struct JsHooks {
     consent: Option<Function>,
     on_event: Option<Function>,
+    /// Writes at the counter are taken (the shell stores them).
+    writes: bool,
 }
 
 impl PhoneHooks for JsHooks {
+    /// A software key (this shell has no chip), only when the shell stores writes. The role
+    /// asks only after the terminal's reader authentication verified against the reader
+    /// trust list.
+    fn new_device_key(&mut self, _doc_type: &str) -> Option<NewDeviceKey> {
+        if !self.writes {
+            return None;
+        }
+        let key = SecretKey::random(&mut OsRng);
+        Some(NewDeviceKey {
+            public: key.public_key(),
+            key: DeviceKey::Software(key),
+        })
+    }
+
     fn consent(
         &mut self,
         doc_type: &str,
@@ -358,8 +466,8 @@ impl PhoneHooks for JsHooks {
             PhoneEvent::CannotAnswer(reason) => {
                 vec![("type", "cannot_answer".into()), ("reason", reason.into())]
             }
-            // Writes at the counter: this holder makes no keys, so every write ends refused
-            // (`key_generation`) after `write_requested`.
+            // Writes at the counter (with `onStore`): `write_requested`, `new_key_sent`, then
+            // `stored` or a refusal.
             PhoneEvent::WriteRefused(code) => {
                 vec![("type", "write_refused".into()), ("code", code.into())]
             }
