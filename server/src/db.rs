@@ -100,6 +100,12 @@ impl Db {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
+                    if let Ok(extra) = std::env::var("KAZASHI_EXPERIMENT_PRAGMAS") {
+                        for p in extra.split(';').filter(|p| !p.is_empty()) {
+                            conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA {p}")))
+                                .await?;
+                        }
+                    }
                     Ok(())
                 })
             })

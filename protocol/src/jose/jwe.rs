@@ -14,7 +14,8 @@ use alloc::vec::Vec;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use aes_kw::KekAes256;
-use p256::ecdh::{EphemeralSecret, SharedSecret};
+use p256::NonZeroScalar;
+use p256::ecdh::SharedSecret;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -299,8 +300,12 @@ pub fn encrypt_with_party_info(
     apv: &[u8],
     rng: &mut impl CryptoRngCore,
 ) -> Result<String, JoseError> {
-    let ephemeral = EphemeralSecret::random(rng);
-    let epk = PublicKey::from(ephemeral.public_key()).to_jwk();
+    let ephemeral = Zeroizing::new(NonZeroScalar::random(rng));
+    let epk = PublicKey::from(
+        p256::PublicKey::from_affine(super::ec::mul_generator(&ephemeral).to_affine())
+            .map_err(|_| JoseError::InvalidKey)?,
+    )
+    .to_jwk();
 
     let mut epk_json = ObjectWriter::new();
     epk_json
@@ -335,7 +340,7 @@ pub fn encrypt_with_party_info(
         return Err(JoseError::TokenTooLarge);
     }
 
-    let z = ephemeral.diffie_hellman(recipient.as_p256());
+    let z = p256::ecdh::diffie_hellman(&*ephemeral, recipient.as_p256().as_affine());
     let mut encrypted_key = [0u8; WRAPPED_KEY_LEN];
     let cek = derive_cek(
         alg,

@@ -10,8 +10,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, VerifyingKey};
+use p256::ecdsa::Signature;
 
 use super::header::{self, HeaderParams};
 use super::json::{self, Object, ObjectWriter};
@@ -104,9 +103,9 @@ impl UnverifiedJws {
             .token
             .get(..self.signing_input_len)
             .ok_or(JoseError::InvalidCompact)?;
-        VerifyingKey::from(key.as_p256())
-            .verify(signing_input.as_bytes(), &self.signature)
-            .map_err(|_| JoseError::InvalidSignature)?;
+        if !super::ec::verify(key, signing_input.as_bytes(), &self.signature) {
+            return Err(JoseError::InvalidSignature);
+        }
         Ok(Verified {
             header: self.header.clone(),
             payload: self.payload.clone(),
@@ -189,7 +188,7 @@ pub fn sign(header: &HeaderParams, payload: &[u8], key: &PrivateKey) -> Result<S
         return Err(JoseError::TokenTooLarge);
     }
     token.push_str(&b64::encode(payload));
-    let signature: Signature = key.signing_key().sign(token.as_bytes());
+    let signature = super::ec::sign(key.signing_key(), token.as_bytes());
     token.push('.');
     token.push_str(&b64::encode(&signature.to_bytes()));
     if token.len() > MAX_TOKEN_LEN {

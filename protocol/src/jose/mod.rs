@@ -42,6 +42,7 @@
 //! ```
 
 pub mod b64;
+mod ec;
 mod error;
 mod header;
 pub mod json;
