@@ -507,6 +507,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let state = AppState::new(config, db, keys);
     tokio::spawn(purge_loop(state.clone()));
     tokio::spawn(counter_loop(state.clone()));
+    tokio::spawn(checkpoint_loop(state.clone()));
     let served = axum::serve(listener, crate::build_router(state.clone()))
         .with_graceful_shutdown(shutdown())
         .await
@@ -515,6 +516,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         tracing::warn!(error = %e, "adding to the database counters failed");
     }
     served
+}
+
+/// Checkpoints an SQLite database every second (`Db::checkpoint`).
+async fn checkpoint_loop(state: AppState) {
+    if state.db.backend != crate::db::Backend::Sqlite {
+        return;
+    }
+    let ms = std::env::var("KAZASHI_EXPERIMENT_CKPT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(250);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(ms));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.db.checkpoint().await {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
 }
 
 /// Adds this instance's counts to the database counters every second.
