@@ -518,16 +518,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     served
 }
 
-/// Checkpoints an SQLite database every second (`Db::checkpoint`).
+/// Checkpoints an SQLite database four times a second (`Db::checkpoint`): often enough that
+/// each checkpoint is short (writers wait for it), rarely enough that a page written many
+/// times is copied once.
 async fn checkpoint_loop(state: AppState) {
     if state.db.backend != crate::db::Backend::Sqlite {
         return;
     }
-    let ms = std::env::var("KAZASHI_EXPERIMENT_CKPT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(250);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(ms));
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tick.tick().await;
         if let Err(e) = state.db.checkpoint().await {

@@ -89,12 +89,12 @@ impl Db {
         install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyPoolOptions::new()
-            .max_connections(
-                std::env::var("KAZASHI_EXPERIMENT_POOL")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(if backend == Backend::Sqlite { 8 } else { 16 }),
-            )
+            // SQLite runs one writer at a time: two connections (one can read while the other
+            // writes) keep every request's statements flowing with the fewest threads and
+            // the fewest page caches emptied by another connection's commit; more make
+            // writers wait in SQLite's sleeping busy handler instead of the pool's queue
+            // (docs/performance.md).
+            .max_connections(if backend == Backend::Sqlite { 2 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
             // A pinged SQLite connection is a local file handle that cannot go stale; the ping
             // is a round trip to the connection's thread on every acquire.
@@ -106,17 +106,11 @@ impl Db {
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    // `serve` checkpoints every second (`Db::checkpoint`); this is the
+                    // `serve` checkpoints four times a second (`Db::checkpoint`); this is the
                     // backstop. SQLite's default (1,000 pages) would make nearly every commit
                     // under load try a checkpoint of its own, two fsyncs each.
                     conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
-                    if let Ok(extra) = std::env::var("KAZASHI_EXPERIMENT_PRAGMAS") {
-                        for p in extra.split(';').filter(|p| !p.is_empty()) {
-                            conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA {p}")))
-                                .await?;
-                        }
-                    }
                     Ok(())
                 })
             })
@@ -145,17 +139,13 @@ impl Db {
 impl Db {
     /// SQLite: copies the write-ahead log into the database file and starts the log over
     /// (`PRAGMA wal_checkpoint(RESTART)`: writers wait the few milliseconds it takes). Run
-    /// about once a second by `kazashi-server serve`, it keeps the log short under constant
+    /// four times a second by `kazashi-server serve`, it keeps the log short under constant
     /// writes, when the log could otherwise never start over. Nothing on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Sqlite {
-            let mode =
-                std::env::var("KAZASHI_EXPERIMENT_CKPT_MODE").unwrap_or_else(|_| "RESTART".into());
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "PRAGMA wal_checkpoint({mode})"
-            )))
-            .fetch_all(&self.pool)
-            .await?;
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .fetch_all(&self.pool)
+                .await?;
         }
         Ok(())
     }
