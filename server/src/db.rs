@@ -4,11 +4,13 @@
 //! `BIGINT` and `TEXT` columns. The schema is in `server/migrations/`, embedded in the binary.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor, SqlSafeStr};
 
 /// Which database is behind the pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +56,16 @@ pub struct Db {
     pub pool: AnyPool,
     /// The backend.
     pub backend: Backend,
+    /// SQLite: this instance's writers take turns here (see [`Db::writer`]).
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+/// A connection for writing: on SQLite it holds this instance's write turn.
+#[derive(Debug)]
+pub struct Writer {
+    /// The connection.
+    pub conn: PoolConnection<Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// The migrations, embedded.
@@ -119,18 +131,41 @@ impl Db {
         };
         let pool = options.connect(url).await?;
         migrator().run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            write_turn: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+        })
+    }
+
+    /// A connection to write with. SQLite has one writer at a time, and a connection that
+    /// finds the database locked sleeps (1, 2, 5, 10… ms) before it tries again: this
+    /// instance's writers therefore take turns in a fair queue first, which costs nothing
+    /// while they wait. The turn is taken before the connection, and nobody waits for a turn
+    /// while holding a connection, so the two cannot deadlock: **drop any connection you
+    /// hold before calling this**. Other processes on the same file (the admin CLI) still meet
+    /// SQLite's own lock and wait for it.
+    pub async fn writer(&self) -> Result<Writer, sqlx::Error> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
+        Ok(Writer {
+            conn: self.pool.acquire().await?,
+            _turn: turn,
+        })
     }
 
     /// Adds `n` to a counter kept in the database (shared by every instance).
     pub async fn add_to_counter(&self, name: &str, n: i64) -> Result<(), sqlx::Error> {
+        let mut writer = self.writer().await?;
         sqlx::query(
             "INSERT INTO counters (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET value = counters.value + $2",
         )
         .bind(name)
         .bind(n)
-        .execute(&self.pool)
+        .execute(&mut *writer.conn)
         .await?;
         Ok(())
     }
@@ -143,8 +178,10 @@ impl Db {
     /// writes, when the log could otherwise never start over. Nothing on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Sqlite {
+            // With the write turn, no writer of this instance is waiting inside SQLite.
+            let mut writer = self.writer().await?;
             sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *writer.conn)
                 .await?;
         }
         Ok(())
