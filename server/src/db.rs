@@ -172,16 +172,23 @@ impl Db {
 }
 
 impl Db {
-    /// SQLite: copies the write-ahead log into the database file and starts the log over
-    /// (`PRAGMA wal_checkpoint(RESTART)`: writers wait the few milliseconds it takes). Run
-    /// four times a second by `kazashi-server serve`, it keeps the log short under constant
-    /// writes, when the log could otherwise never start over. Nothing on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        if self.backend == Backend::Sqlite {
-            // With the write turn, no writer of this instance is waiting inside SQLite.
+    /// SQLite: copies the write-ahead log into the database file. `restart` also starts the
+    /// log over (`PRAGMA wal_checkpoint(RESTART)`, in this instance's write turn: writers
+    /// wait the few milliseconds it takes); without it the copy runs beside the writers
+    /// (`PASSIVE`). Under constant writes the log could otherwise never start over and would
+    /// grow without end. Nothing on PostgreSQL.
+    pub async fn checkpoint(&self, restart: bool) -> Result<(), sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        if restart {
             let mut writer = self.writer().await?;
             sqlx::query("PRAGMA wal_checkpoint(RESTART)")
                 .fetch_all(&mut *writer.conn)
+                .await?;
+        } else {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&self.pool)
                 .await?;
         }
         Ok(())
