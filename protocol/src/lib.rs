@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod hex;
 pub mod idstore;
 pub mod jose;
+pub mod offline;
 pub mod online;
 pub mod policy;
 pub mod scp03;

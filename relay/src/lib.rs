@@ -1,6 +1,9 @@
-//! `kazashi-relay`: the common app's logic. It carries the server's scripts to a chip and the
-//! chip's answers back (docs/relay.md), and holds no keys: every decision is the server's, and
-//! the run loop is `kazashi_protocol::online::RelayRun`.
+//! `kazashi-relay`: the common app. It carries the server's scripts to a chip and the chip's
+//! answers back (docs/relay.md), and holds no keys: every decision is the server's, and the
+//! run itself — identity, hello, scripts, reports, answers, resends — is
+//! `kazashi_protocol::online::RelaySession`, which the npm package's JavaScript relay runs too.
+//! This crate moves its bytes: a [`CardTransport`] to the chip, an [`Http`] client to the
+//! server, and sleeps when told to.
 //!
 //! ```no_run
 //! use kazashi_relay::{HttpClient, Relay};
@@ -16,25 +19,15 @@
 
 use std::time::Duration;
 
-use kazashi_protocol::apdu::{Command, Response, StatusWord};
-use kazashi_protocol::hex;
-use kazashi_protocol::online::{ChipHello, Launch, RelayAnswer, RelayReport, RelayScript};
-use kazashi_protocol::tlv::{Tag, Tlv};
+use kazashi_protocol::online::client::{self, GET_CHIP_IDENTITY, SELECT_DEFAULT};
+use kazashi_protocol::online::{
+    Action, ClientError, Phase, RelayReport, RelayScript, RelaySession, RetryPolicy,
+};
 use kazashi_se::{CardTransport, TransportError};
 
-/// Most scripts one transaction may take before the relay gives up (the server needs two at
-/// worst for one applet; more only for several applets).
-pub const MAX_EXCHANGES: usize = 16;
-
-/// How often a message is sent again when the server cannot be reached (about 20 s in all).
-pub const NETWORK_RETRIES: u32 = 30;
-
-/// How often a hello refused with `chip_busy` is sent again (every second at most: about two
-/// minutes, a launch URL's lifetime).
-pub const BUSY_RETRIES: u32 = 130;
-
-/// Largest server answer the relay reads.
-pub const MAX_ANSWER: u64 = 1 << 20;
+pub use kazashi_protocol::online::client::{
+    BUSY_RETRIES, MAX_ANSWER, MAX_EXCHANGES, NETWORK_RETRIES,
+};
 
 /// Why a relay run failed.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +112,7 @@ impl Http for HttpClient {
         let text = response
             .body_mut()
             .with_config()
-            .limit(MAX_ANSWER)
+            .limit(MAX_ANSWER as u64)
             .read_to_string()
             .map_err(|e| RelayClientError::Network(e.to_string()))?;
         Ok((status, text))
@@ -171,74 +164,110 @@ impl<T: CardTransport, H: Http> Relay<T, H> {
         self.run_with_progress(launch_url, &mut |_: &str| {})
     }
 
-    /// [`Self::run`], reporting each step.
+    /// [`Self::run`], reporting each step. The run itself is
+    /// `kazashi_protocol::online::RelaySession`: this only moves bytes and sleeps.
     pub fn run_with_progress(
         &mut self,
         launch_url: &str,
         progress: &mut dyn Progress,
     ) -> Result<String, RelayClientError> {
-        let launch = Launch::parse(launch_url).map_err(|_| RelayClientError::Malformed)?;
-        progress.step("Reading the chip's identity…");
-        let chip = read_chip_identity(&mut self.card)?;
-        progress.step(&format!("Chip {chip}"));
-        let mut answer = match launch.script {
-            Some(script) => RelayAnswer::Script(script),
-            None => {
-                progress.step("Asking the server for the script…");
-                let hello = serde_json::to_string(&ChipHello { chip: chip.clone() })
-                    .map_err(|_| RelayClientError::Malformed)?;
-                self.post(&launch.url, &hello)?
-            }
-        };
-        for _ in 0..MAX_EXCHANGES {
-            let script = match answer {
-                RelayAnswer::Result(token) => {
-                    progress.step("Done: the server signed the result.");
-                    return Ok(token);
+        let mut session = RelaySession::new(launch_url, RetryPolicy::default())
+            .map_err(|_| RelayClientError::Malformed)?;
+        let mut last_card_error = None;
+        let mut last_network_error = None;
+        let mut phase = None;
+        loop {
+            let now = session.phase();
+            if phase != Some(now) {
+                if let Some(message) = describe(now, session.chip()) {
+                    progress.step(&message);
                 }
-                RelayAnswer::Script(script) => script,
-            };
-            progress.step(&format!(
-                "Running {} commands on the chip (encrypted; this app cannot read them)…",
-                script.apdus.len()
-            ));
-            let mut report = run_script(&mut self.card, &script)?;
-            report.chip = Some(chip.clone());
-            progress.step("Sending the chip's answers to the server…");
-            let body = serde_json::to_string(&report).map_err(|_| RelayClientError::Malformed)?;
-            answer = self.post(&launch.url, &body)?;
+                phase = Some(now);
+            }
+            match session.action() {
+                Action::Transmit(apdu) => match self.card.transmit(apdu) {
+                    Ok(response) => session.card_response(&response),
+                    Err(TransportError::NoCard) => {
+                        last_card_error = Some(TransportError::NoCard);
+                        session.card_removed();
+                    }
+                    Err(e) => {
+                        last_card_error = Some(e);
+                        session.card_failed();
+                    }
+                },
+                Action::Post { url, body } => match self.http.post_json(url, body) {
+                    Ok((status, text)) => session.http_response(status, text.as_bytes()),
+                    Err(RelayClientError::Network(message)) => {
+                        last_network_error = Some(message);
+                        session.network_failed();
+                    }
+                    Err(other) => return Err(other),
+                },
+                Action::Wait { millis } => {
+                    std::thread::sleep(Duration::from_millis(u64::from(millis)));
+                    session.waited();
+                }
+                Action::Done(token) => return Ok(token.to_owned()),
+                Action::Failed(error) => {
+                    return Err(client_error(
+                        error,
+                        last_card_error.take(),
+                        last_network_error.take(),
+                    ));
+                }
+            }
         }
-        Err(RelayClientError::TooManyExchanges)
     }
+}
 
-    fn post(&mut self, url: &str, body: &str) -> Result<RelayAnswer, RelayClientError> {
-        // Every message is idempotent on the server (a report it already applied is answered
-        // again), so a lost connection or a restarting server is retried, never the chip.
-        let mut attempt = 0;
-        let (status, text) = loop {
-            match self.http.post_json(url, body) {
-                Err(RelayClientError::Network(_)) if attempt < NETWORK_RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
-                }
-                // Another transaction for this chip is under way: wait for it.
-                Ok((409, text)) if text.contains("\"chip_busy\"") && attempt < BUSY_RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(100 * u64::from(attempt.min(10))));
-                }
-                other => break other?,
-            }
-        };
-        if status == 200 {
-            return serde_json::from_str(&text).map_err(|_| RelayClientError::UnexpectedAnswer);
+/// What a person watching is told at each phase.
+fn describe(phase: Phase, chip: Option<&str>) -> Option<String> {
+    Some(match phase {
+        Phase::Identity => "Reading the chip's identity…".into(),
+        Phase::Hello => format!("Chip {}: asking the server for the script…", chip?),
+        Phase::Script { apdus, .. } => format!(
+            "Chip {}: running {apdus} commands (encrypted; this app cannot read them)…",
+            chip.unwrap_or("?")
+        ),
+        Phase::Report { .. } => "Sending the chip's answers to the server…".into(),
+        Phase::Waiting { busy: true } => {
+            "Another transaction for this chip is under way: waiting…".into()
         }
-        let error: serde_json::Value =
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-        Err(RelayClientError::Refused {
+        Phase::Waiting { busy: false } => "The server cannot be reached: trying again…".into(),
+        Phase::Done => "Done: the server signed the result.".into(),
+        Phase::Failed => return None,
+    })
+}
+
+fn client_error(
+    error: &ClientError,
+    card: Option<TransportError>,
+    network: Option<String>,
+) -> RelayClientError {
+    match error {
+        ClientError::Card => RelayClientError::Card(
+            card.unwrap_or_else(|| TransportError::Pcsc("the chip could not be reached".into())),
+        ),
+        ClientError::CardResponse => RelayClientError::Card(TransportError::MalformedResponse),
+        ClientError::NoChipIdentity(Some(sw)) => {
+            RelayClientError::Card(TransportError::Pcsc(format!("GET DATA 0045 answered {sw}")))
+        }
+        ClientError::Network => RelayClientError::Network(
+            network.unwrap_or_else(|| "the server could not be reached".into()),
+        ),
+        ClientError::Refused {
             status,
-            code: error["error"].as_str().unwrap_or("unknown").into(),
-            message: error["message"].as_str().unwrap_or("").into(),
-        })
+            code,
+            message,
+        } => RelayClientError::Refused {
+            status: *status,
+            code: code.clone(),
+            message: message.clone(),
+        },
+        ClientError::UnexpectedAnswer => RelayClientError::UnexpectedAnswer,
+        ClientError::TooManyExchanges => RelayClientError::TooManyExchanges,
+        _ => RelayClientError::Malformed,
     }
 }
 
@@ -263,30 +292,13 @@ pub fn run_script(
 }
 
 /// Reads the chip's identity without keys: SELECT the default application (the issuer
-/// security domain) and GET DATA `0045` (card image number), as hex.
+/// security domain) and GET DATA `0045` (card image number), as hex
+/// (`kazashi_protocol::online::client::parse_chip_identity`).
 pub fn read_chip_identity(card: &mut impl CardTransport) -> Result<String, RelayClientError> {
-    let select = Command::new(0x00, 0xA4, 0x04, 0x00).with_le(256);
-    send(card, &select)?;
-    let get = Command::new(0x80, 0xCA, 0x00, 0x45).with_le(256);
-    let response = send(card, &get)?;
-    if response.sw != StatusWord::Ok {
-        return Err(RelayClientError::Card(TransportError::Pcsc(format!(
-            "GET DATA 0045 answered {}",
-            response.sw
-        ))));
+    let select = card.transmit(&SELECT_DEFAULT)?;
+    if select.len() < 2 {
+        return Err(RelayClientError::Card(TransportError::MalformedResponse));
     }
-    let tlv = Tlv::parse(&response.data).map_err(|_| RelayClientError::Malformed)?;
-    match (tlv.tag() == Tag::from_u8(0x45), tlv.primitive_value()) {
-        (true, Some(cin)) if !cin.is_empty() => Ok(hex::encode_upper(cin)),
-        _ => Err(RelayClientError::Malformed),
-    }
-}
-
-fn send(card: &mut impl CardTransport, command: &Command) -> Result<Response, RelayClientError> {
-    let bytes = command
-        .to_bytes()
-        .map_err(|_| RelayClientError::Malformed)?;
-    let response = card.transmit(&bytes)?;
-    Response::parse(&response)
-        .map_err(|_| RelayClientError::Card(TransportError::MalformedResponse))
+    let answer = card.transmit(&GET_CHIP_IDENTITY)?;
+    client::parse_chip_identity(&answer).map_err(|e| client_error(&e, None, None))
 }

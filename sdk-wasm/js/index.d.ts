@@ -161,7 +161,11 @@ export type KazashiErrorCode =
   | 'invalid_claims'
   // The package itself
   | 'invalid_argument' | 'no_randomness' | 'fetch_failed' | 'invalid_discovery'
-  | 'wasm_load_failed'
+  | 'wasm_load_failed' | 'crypto_failed'
+  // The relay and kazashi/testing
+  | 'invalid_launch_url' | 'card_error' | 'no_chip_identity' | 'unexpected_answer'
+  | 'invalid_script' | 'too_many_exchanges' | 'server_error' | 'invalid_state' | 'disposed'
+  | 'not_initialized'
   | (string & {});
 
 /** Every failure of the package, thrown (or rejected) with a stable `code`. */
@@ -175,9 +179,11 @@ export declare class KazashiError extends Error {
 /**
  * Loads the wasm module now rather than on first use. In browsers, `moduleOrPath` may be a
  * URL, a `Response`, bytes or a `WebAssembly.Module` (default: the `.wasm` next to the
- * package's `browser.js`). In Node the module is loaded on import and this does nothing.
+ * package's `browser.js`). Where the runtime has no WebCrypto, the fallback module is loaded
+ * instead, from `options.fallback` (default: `web/kazashi_sdk_wasm_rustcrypto_bg.wasm` next
+ * to `browser.js`). In Node the module is loaded on import and this does nothing.
  */
-export declare function initialize(moduleOrPath?: unknown): Promise<void>;
+export declare function initialize(moduleOrPath?: unknown, options?: { fallback?: unknown }): Promise<void>;
 
 /** A fresh P-256 key pair; both JWKs carry `kid` = the RFC 7638 thumbprint. */
 export declare function generateKeyPair(): Promise<{ privateJwk: PrivateJWK; publicJwk: PublicJWK }>;
@@ -233,3 +239,81 @@ export declare function fetchServerKeys(
   url: string | URL,
   options?: { fetch?: typeof fetch },
 ): Promise<ServerKeys>;
+
+// ---------------------------------------------------------------------------------------------
+// The relay (docs/sdk.md, "The relay"; docs/relay.md)
+
+/**
+ * How the relay reaches the chip: one command APDU in, its response APDU (data ‖ SW1 SW2)
+ * out. Throw to say the chip cannot be reached; throw an error whose `code` is
+ * `'card_removed'` to say the card left the field (the answers so far are then reported and
+ * the server ends the transaction with a signed `failed` result).
+ */
+export type Transport = (apdu: Uint8Array) => Promise<Uint8Array> | Uint8Array;
+
+/** What the relay does, for a page that shows it ("what the common app sees"). */
+export type RelayEvent =
+  /** The run entered a phase; `chip` once the chip's identity is read. */
+  | {
+      type: 'phase';
+      phase: 'identity' | 'hello' | 'script' | 'report' | 'waiting' | 'done' | 'failed';
+      /** `script`, `report`: the script's step. */
+      step?: number;
+      /** `script`: how many APDUs it holds. */
+      apdus?: number;
+      /** `waiting`: `true` for `chip_busy`, `false` for an unreachable server. */
+      busy?: boolean;
+      chip?: string;
+    }
+  /** An APDU to the chip, its response (upper-case hex), or the transport's failure. */
+  | { type: 'apdu'; direction: 'command' | 'response'; hex: string }
+  | { type: 'apdu'; direction: 'error'; message: string }
+  /** An HTTP exchange with the server (the URL holds the launch token). */
+  | { type: 'http'; direction: 'request'; method: 'POST'; url: string; body: string }
+  | { type: 'http'; direction: 'response'; url: string; status: number; body: string }
+  | { type: 'http'; direction: 'error'; url: string; message: string };
+
+/** Options of {@link Relay}. */
+export interface RelayOptions {
+  /** The way to the chip. */
+  transport: Transport;
+  /** The fetch to reach the server with (default `globalThis.fetch`). */
+  fetch?: typeof fetch;
+  /** Called for every phase, APDU and HTTP exchange; what it throws is ignored. */
+  onEvent?: (event: RelayEvent) => void;
+  /** Resends of a message when the server cannot be reached (default 30, about 20 s). */
+  networkRetries?: number;
+  /** Resends of a message answered `409 chip_busy` (default 130, about two minutes). */
+  busyRetries?: number;
+}
+
+/**
+ * The common app's logic (docs/relay.md): carries a transaction's scripts from the server to
+ * the chip and the chip's answers back. It holds no keys and decides nothing — every script
+ * is SCP03-protected end to end between the server and the chip; the run loop is the same
+ * sans-IO state machine as the Rust relay's (`kazashi_protocol::online::RelaySession`).
+ *
+ * ```js
+ * const relay = new Relay({ transport: (apdu) => reader.transmit(apdu) });
+ * const token = await relay.run(launchUrl);   // then verifyResult(token, …)
+ * ```
+ *
+ * Failures reject with a {@link KazashiError}: `invalid_launch_url`, `card_error` (the
+ * transport threw; `cause` is what it threw), `no_chip_identity`, `fetch_failed` (the server
+ * could not be reached after the retries; `cause`), `unexpected_answer`, `invalid_script`,
+ * `too_many_exchanges`, or the server's own code when it refused (`launch_used`,
+ * `launch_expired`, `launch_unknown`, `wrong_chip`, `unknown_chip`, `chip_suspended`,
+ * `chip_busy` after the retries, …; `server_error` when it named none).
+ */
+export declare class Relay {
+  /**
+   * Loads the relay's wasm now rather than on the first run. It is a module of its own (a
+   * relay needs no cryptography); in browsers `moduleOrPath` may be a URL, a `Response`, bytes
+   * or a `WebAssembly.Module` (default: `web/kazashi_sdk_relay_wasm_bg.wasm` next to the
+   * package's files).
+   */
+  static initialize(moduleOrPath?: unknown): Promise<void>;
+  constructor(options: RelayOptions);
+  /** Runs the transaction behind `launchUrl`; resolves to the server's result token. */
+  run(launchUrl: string | URL): Promise<string>;
+}

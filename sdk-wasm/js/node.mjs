@@ -13,4 +13,5 @@ export const {
   compactDecrypt,
   calculateJwkThumbprint,
   fetchServerKeys,
+  Relay,
 } = api;

@@ -122,6 +122,29 @@ module.exports = function register(kazashi, label) {
     assert.equal((await kazashi.verifyResult(fresh, { ...clockOptions, maxAge: 60 })).jti, 'txn-1');
   });
 
+  test(`${label}: a server key found in a JWKS is checked again when the JWKS changes under the same kid`, async () => {
+    // Keys found in a JWKS are validated once and kept by their whole JWK: a rotated key, or a
+    // broken one, under a kid that verified before must not be answered from that memory.
+    const { SignJWT } = await jose();
+    const server = await joseKeys('ES256');
+    const other = await joseKeys('ES256');
+    const claims = h.resultClaims({ results: [{ status: 'ok', value: 1 }] });
+    const signed = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'kazashi-result+jwt', kid: 'rotating' })
+      .sign(server.privateKey);
+    const options = (pub) => ({
+      serverKeys: { keys: [{ ...pub, kid: 'rotating' }] },
+      issuer: h.SERVER, audience: h.PROVIDER, now: h.NOW + 5,
+    });
+    for (let round = 0; round < 2; round++) {
+      assert.deepEqual(await kazashi.verifyResult(signed, options(server.pub)), claims);
+      await h.rejectsWith(kazashi.verifyResult(signed, options(other.pub)), KazashiError, 'invalid_signature');
+      // x of one key, y of another: not a point on the curve.
+      await h.rejectsWith(kazashi.verifyResult(signed, options({ ...server.pub, y: other.pub.y })), KazashiError, 'invalid_key');
+      await h.rejectsWith(kazashi.verifyResult(signed, options({ ...server.pub, crv: 'P-384' })), KazashiError, 'invalid_key');
+    }
+  });
+
   test(`${label}: RFC 7515 A.3 (a high-S signature) is accepted by compactVerify`, async () => {
     const { payload, protectedHeader } = await kazashi.compactVerify(h.A3_TOKEN, h.A3_PUBLIC);
     assert.deepEqual(protectedHeader, { alg: 'ES256' });

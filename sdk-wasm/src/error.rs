@@ -7,7 +7,11 @@ use wasm_bindgen::JsValue;
 /// Code for an argument of the wrong JavaScript type (not a protocol refusal).
 pub(crate) const INVALID_ARGUMENT: &str = "invalid_argument";
 /// Code for a platform without `crypto.getRandomValues`.
+#[cfg_attr(not(feature = "rustcrypto"), allow(dead_code))]
 pub(crate) const NO_RANDOMNESS: &str = "no_randomness";
+/// Code for a cryptographic primitive that failed unexpectedly or answered nonsense (a
+/// platform bug, not bad input).
+pub(crate) const CRYPTO_FAILED: &str = "crypto_failed";
 
 /// A refusal: a stable code and a short English message.
 #[derive(Debug)]

@@ -8,126 +8,166 @@
 //! value of the wrong JavaScript type. Nothing here unwraps or indexes on input: a wasm trap is
 //! a bug.
 //!
+//! Every operation that needs cryptography returns an [`Operation`]: a state machine over the
+//! protocol's sans-IO steps (`ops`). Built without features (the package's main module),
+//! [`Operation::resume`] hands each ECDSA, ECDH or AES step to JavaScript as a request object,
+//! which the entry points answer with WebCrypto (`webcrypto`); built with the `rustcrypto`
+//! feature (the fallback module, for runtimes without WebCrypto), it answers them itself
+//! (`rustcrypto`) and finishes in one call. Either way the checks and error codes are the
+//! protocol's.
+//!
 //! The package's hand-written entry points (`sdk-wasm/js/`) wrap these functions in an async
 //! API and turn the errors into instances of their `KazashiError` class; see `docs/sdk.md`.
 
 mod convert;
+pub mod diagnostics;
 mod error;
+mod ops;
+#[cfg(feature = "rustcrypto")]
+mod rustcrypto;
+#[cfg(not(feature = "rustcrypto"))]
+mod webcrypto;
 
-use js_sys::{Object, Reflect, Uint8Array};
-use kazashi_protocol::envelope::{self, CommandClaims, DEFAULT_LEEWAY, ResultPolicy};
-use kazashi_protocol::jose::{PublicKey, jwe, jws};
-use rand_core::OsRng;
+use kazashi_protocol::jose::PublicKey;
 use wasm_bindgen::prelude::*;
 
 pub use error::Failure;
 
-use convert::{from_js_tree, object};
+#[cfg(not(feature = "rustcrypto"))]
+use ops::PrivateRef;
+use ops::{Machine, Step};
+
+/// An operation in progress. `resume(undefined)` starts it; each call returns either a
+/// request for a cryptographic primitive (`{ op: 'sign' | 'verify' | … }`, answered by the
+/// next call's argument) or `{ op: 'done', value }`. The fallback module answers its own
+/// requests, so its first `resume` is already done. Free it with `free()`.
+#[wasm_bindgen]
+pub struct Operation {
+    machine: Box<dyn Machine>,
+    #[cfg(not(feature = "rustcrypto"))]
+    expected: webcrypto::Expected,
+    /// The key of the last `check` request, to remember a match.
+    #[cfg(not(feature = "rustcrypto"))]
+    checking: Option<ops::PrivateRef>,
+    finished: bool,
+}
+
+impl Operation {
+    fn new(machine: impl Machine + 'static) -> Self {
+        Self {
+            machine: Box::new(machine),
+            #[cfg(not(feature = "rustcrypto"))]
+            expected: webcrypto::Expected::Start,
+            #[cfg(not(feature = "rustcrypto"))]
+            checking: None,
+            finished: false,
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Operation {
+    /// Advances the operation with the answer to its last request (`undefined` at first).
+    #[cfg(not(feature = "rustcrypto"))]
+    pub fn resume(&mut self, answer: JsValue) -> Result<JsValue, Failure> {
+        if self.finished {
+            return Err(ops::out_of_order());
+        }
+        let mut outcome = webcrypto::outcome(self.expected, &answer)?;
+        if let (Some(key), ops::Outcome::Valid(true)) = (self.checking.take(), &outcome) {
+            key.confirmed.set(true);
+        }
+        loop {
+            let step = self.machine.next(outcome);
+            let step = step.inspect_err(|_| self.finished = true);
+            match step? {
+                // A key WebCrypto already found to match: the same answer, without asking.
+                Step::Need(ops::Request::Check(key)) if key.confirmed.get() => {
+                    outcome = ops::Outcome::Valid(true);
+                }
+                Step::Need(request) => {
+                    if let ops::Request::Check(key) = &request {
+                        self.checking = Some(PrivateRef::clone(key));
+                    }
+                    self.expected = webcrypto::Expected::of(&request);
+                    return webcrypto::request(&request);
+                }
+                Step::Done(value) => {
+                    self.finished = true;
+                    return done(value);
+                }
+            }
+        }
+    }
+
+    /// Runs the operation to its end, answering every request with RustCrypto.
+    #[cfg(feature = "rustcrypto")]
+    pub fn resume(&mut self, _answer: JsValue) -> Result<JsValue, Failure> {
+        if self.finished {
+            return Err(ops::out_of_order());
+        }
+        self.finished = true;
+        let mut outcome = ops::Outcome::Start;
+        loop {
+            match self.machine.next(outcome)? {
+                Step::Need(request) => outcome = rustcrypto::perform(request)?,
+                Step::Done(value) => return done(value),
+            }
+        }
+    }
+}
+
+/// `{ op: 'done', value }`.
+fn done(value: JsValue) -> Result<JsValue, Failure> {
+    let out = js_sys::Object::new();
+    convert::set(&out, "op", &convert::name_of("done"))?;
+    convert::set(&out, "value", &value)?;
+    Ok(out.into())
+}
 
 /// A fresh P-256 key pair: `{ privateJwk, publicJwk }`, `kid` set to the RFC 7638 thumbprint.
 #[wasm_bindgen(js_name = generateKeyPair)]
-pub fn generate_key_pair() -> Result<JsValue, Failure> {
-    ensure_randomness()?;
-    let key = kazashi_protocol::jose::PrivateKey::generate(&mut OsRng);
-    let private = key.to_jwk();
-    let public = private.to_public();
-    let pair = Object::new();
-    set(&pair, "privateJwk", &convert::to_js(&private)?)?;
-    set(&pair, "publicJwk", &convert::to_js(&public)?)?;
-    Ok(pair.into())
+pub fn generate_key_pair() -> Operation {
+    Operation::new(ops::GenerateKeyPair)
 }
 
 /// Signs command claims with the provider's private JWK: a compact JWS
 /// (`typ: "kazashi-command+jwt"`, `kid` = the key's thumbprint).
 #[wasm_bindgen(js_name = signCommand)]
-pub fn sign_command(claims: &JsValue, private_jwk: &JsValue) -> Result<String, Failure> {
-    let claims = command_claims(claims)?;
-    let key = convert::private_key(private_jwk)?;
-    Ok(envelope::sign_command(&claims, &key)?)
+pub fn sign_command(claims: &JsValue, private_jwk: &JsValue) -> Result<Operation, Failure> {
+    Ok(Operation::new(ops::SignCommand::new(claims, private_jwk)?))
 }
 
 /// Signs command claims, then seals them to the server's encryption key: a compact JWE
 /// (`ECDH-ES+A256KW`/`A256GCM`, `cty: "JWT"`). `options` is `{ providerKey, serverKey }`.
 #[wasm_bindgen(js_name = sealCommand)]
-pub fn seal_command(claims: &JsValue, options: &JsValue) -> Result<String, Failure> {
-    let claims = command_claims(claims)?;
-    let options = object(options, "options")?;
-    let provider_key = convert::private_key(&required(options, "providerKey")?)?;
-    let server_key = convert::public_key(&required(options, "serverKey")?)?;
-    ensure_randomness()?;
-    Ok(envelope::seal_command(
-        &claims,
-        &provider_key,
-        &server_key,
-        &mut OsRng,
-    )?)
+pub fn seal_command(claims: &JsValue, options: &JsValue) -> Result<Operation, Failure> {
+    Ok(Operation::new(ops::SealCommand::new(claims, options)?))
 }
 
 /// Verifies a result (opening it first when it is sealed and `providerKey` is given) and
-/// returns its claims. `options`: `{ serverKeys, issuer, audience, command?, providerKey?,
+/// gives its claims. `options`: `{ serverKeys, issuer, audience, command?, providerKey?,
 /// now?, leeway?, maxAge? }`, times in seconds.
 #[wasm_bindgen(js_name = verifyResult)]
-pub fn verify_result(token: &JsValue, options: &JsValue) -> Result<JsValue, Failure> {
-    let token = convert::token(token)?;
-    let options = object(options, "options")?;
-    let server_keys = convert::jwk_set(&required(options, "serverKeys")?)?;
-    let issuer = convert::string(options, "issuer")?;
-    let audience = convert::string(options, "audience")?;
-    let command = convert::optional_string(options, "command")?;
-    let provider_key = convert::optional(options, "providerKey")?
-        .map(|jwk| convert::private_key(&jwk))
-        .transpose()?;
-    let now = match convert::optional_seconds(options, "now")? {
-        Some(now) => now,
-        // Date.now() is milliseconds since the epoch, always finite and positive.
-        None => (js_sys::Date::now() / 1000.0).floor() as u64,
-    };
-    let policy = ResultPolicy {
-        server_keys: &server_keys,
-        issuer: &issuer,
-        audience: &audience,
-        command: command.as_deref(),
-        provider_key: provider_key.as_ref(),
-        now,
-        leeway: convert::optional_seconds(options, "leeway")?.unwrap_or(DEFAULT_LEEWAY),
-        max_age: convert::optional_seconds(options, "maxAge")?,
-    };
-    let verified = envelope::verify_result(&token, &policy)?;
-    convert::to_js(&verified.claims)
+pub fn verify_result(token: &JsValue, options: &JsValue) -> Result<Operation, Failure> {
+    Ok(Operation::new(ops::VerifyResult::new(token, options)?))
 }
 
 /// Verifies a compact JWS (ES256) with a public JWK: `{ payload, protectedHeader }`, as
 /// `jose`'s `compactVerify`. The profile's header checks apply; `typ` is not checked.
 #[wasm_bindgen(js_name = compactVerify)]
-pub fn compact_verify(token: &JsValue, public_jwk: &JsValue) -> Result<JsValue, Failure> {
-    let token = convert::token(token)?;
-    let key = convert::public_key(public_jwk)?;
-    let (header, payload) = jws::verify(&token, &key)?.into_parts();
-    let out = Object::new();
-    set(&out, "payload", &Uint8Array::from(payload.as_slice()))?;
-    set(&out, "protectedHeader", &convert::to_js(&header.raw)?)?;
-    Ok(out.into())
+pub fn compact_verify(token: &JsValue, public_jwk: &JsValue) -> Result<Operation, Failure> {
+    Ok(Operation::new(ops::CompactVerify::new(token, public_jwk)?))
 }
 
 /// Decrypts a compact JWE (`ECDH-ES`/`ECDH-ES+A256KW`, `A256GCM`) with a private JWK:
 /// `{ plaintext, protectedHeader }`, as `jose`'s `compactDecrypt`.
 #[wasm_bindgen(js_name = compactDecrypt)]
-pub fn compact_decrypt(token: &JsValue, private_jwk: &JsValue) -> Result<JsValue, Failure> {
-    let token = convert::token(token)?;
-    let key = convert::private_key(private_jwk)?;
-    let opened = jwe::decrypt(&token, &key)?;
-    let out = Object::new();
-    set(
-        &out,
-        "plaintext",
-        &Uint8Array::from(opened.plaintext.as_slice()),
-    )?;
-    set(
-        &out,
-        "protectedHeader",
-        &convert::to_js(&opened.header.raw)?,
-    )?;
-    Ok(out.into())
+pub fn compact_decrypt(token: &JsValue, private_jwk: &JsValue) -> Result<Operation, Failure> {
+    Ok(Operation::new(ops::CompactDecrypt::new(
+        token,
+        private_jwk,
+    )?))
 }
 
 /// The RFC 7638 thumbprint (SHA-256, base64url) of a P-256 JWK's public part.
@@ -140,32 +180,16 @@ pub fn calculate_jwk_thumbprint(jwk: &JsValue) -> Result<String, Failure> {
 /// Checks a JWK Set's shape and returns it normalized (members this profile knows).
 #[wasm_bindgen(js_name = parseJwks)]
 pub fn parse_jwks(jwks: &JsValue) -> Result<JsValue, Failure> {
-    convert::to_js(&convert::jwk_set(jwks)?)
+    convert::parse(&convert::jwk_set(jwks)?.to_json())
 }
 
-fn command_claims(value: &JsValue) -> Result<CommandClaims, Failure> {
-    let invalid = envelope::EnvelopeError::InvalidClaims("").code();
-    object(value, "claims").map_err(|_| Failure::new(invalid, "claims must be an object"))?;
-    from_js_tree(value, invalid)
-}
-
-fn required(options: &Object, name: &str) -> Result<JsValue, Failure> {
-    convert::optional(options, name)?
-        .ok_or_else(|| Failure::argument(format!("`{name}` is required")))
-}
-
-fn set(target: &Object, name: &str, value: &JsValue) -> Result<(), Failure> {
-    Reflect::set(target, &JsValue::from_str(name), value)
-        .map(|_| ())
-        .map_err(|_| Failure::argument("could not build the result"))
-}
-
-/// `OsRng` panics when the platform has no randomness; ask first and fail politely.
-fn ensure_randomness() -> Result<(), Failure> {
-    getrandom::getrandom(&mut [0u8; 1]).map_err(|_| {
-        Failure::new(
-            error::NO_RANDOMNESS,
-            "this JavaScript runtime has no crypto.getRandomValues",
-        )
-    })
+/// Which module this is: `"webcrypto"` (the main one, whose requests JavaScript answers) or
+/// `"rustcrypto"` (the fallback).
+#[wasm_bindgen(js_name = cryptoProvider)]
+pub fn crypto_provider() -> String {
+    if cfg!(feature = "rustcrypto") {
+        "rustcrypto".into()
+    } else {
+        "webcrypto".into()
+    }
 }

@@ -21,8 +21,10 @@ use kazashi_protocol::tlv::{Tag, Tlv};
 
 use crate::applet;
 use crate::state::CardState;
+#[cfg(feature = "fs")]
 use crate::store::{Store, StoreError};
 use crate::transport::{CardTransport, TransportError};
+#[cfg(feature = "vpcd")]
 use crate::vpcd::{VpcdCard, atr_with_history};
 
 /// Which application is selected.
@@ -37,6 +39,7 @@ pub enum Selected {
 /// A virtual secure element.
 pub struct VirtualCard {
     state: CardState,
+    #[cfg(feature = "fs")]
     store: Option<Store>,
     session: CardSession,
     selected: Selected,
@@ -58,6 +61,7 @@ impl VirtualCard {
     pub fn in_memory(state: CardState) -> Self {
         Self {
             state,
+            #[cfg(feature = "fs")]
             store: None,
             session: CardSession::new(),
             selected: Selected::Isd,
@@ -66,6 +70,7 @@ impl VirtualCard {
     }
 
     /// The card saved in `store`.
+    #[cfg(feature = "fs")]
     pub fn open(store: Store) -> Result<Self, StoreError> {
         let state = store.load()?;
         Ok(Self {
@@ -201,8 +206,18 @@ impl VirtualCard {
         Ok(answer.response)
     }
 
+    /// Replaces the card's state (personalization and objects), as after a power cycle:
+    /// any session ends and the ISD is selected. With a store, the new state is saved first.
+    pub fn replace_state(&mut self, state: CardState) -> Result<(), StatusWord> {
+        self.commit(state)?;
+        self.session.close();
+        self.selected = Selected::Isd;
+        Ok(())
+    }
+
     /// Saves `state` and makes it current; on failure nothing changes (`6581`).
     fn commit(&mut self, state: CardState) -> Result<(), StatusWord> {
+        #[cfg(feature = "fs")]
         if let Some(store) = &self.store {
             store.save(&state).map_err(|e| {
                 eprintln!("kazashi-se: could not save the card's state: {e}");
@@ -377,6 +392,7 @@ impl CardTransport for VirtualCard {
     }
 }
 
+#[cfg(feature = "vpcd")]
 impl VpcdCard for VirtualCard {
     fn atr(&self) -> Vec<u8> {
         atr_with_history(b"kazashi\x01")

@@ -22,12 +22,15 @@
 pub mod applet;
 pub mod card;
 pub mod state;
+#[cfg(feature = "fs")]
 pub mod store;
 pub mod transport;
+#[cfg(feature = "vpcd")]
 pub mod vpcd;
 
 pub use card::{Selected, VirtualCard};
-pub use state::{CardState, ChallengeMode, KeySet, Profile};
+pub use state::{CardState, ChallengeMode, KeySet, Profile, StateError};
+#[cfg(feature = "fs")]
 pub use store::{Store, StoreError};
 #[cfg(feature = "pcsc")]
 pub use transport::PcscReader;

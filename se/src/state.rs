@@ -299,6 +299,40 @@ impl CardState {
     pub fn used(&self) -> usize {
         used(&self.objects)
     }
+
+    /// Reads and validates a state (the state file's JSON): the format version, then the
+    /// profile's values.
+    pub fn from_json(json: &[u8]) -> Result<Self, StateError> {
+        let state: CardState =
+            serde_json::from_slice(json).map_err(|e| StateError::Invalid(e.to_string()))?;
+        if state.version != STATE_VERSION {
+            return Err(StateError::Version(state.version));
+        }
+        state
+            .profile
+            .validate()
+            .map_err(|reason| StateError::Invalid(reason.into()))?;
+        Ok(state)
+    }
+
+    /// The state as JSON (pretty-printed, as in a state file). It holds the card's keys.
+    pub fn to_json(&self) -> Result<Zeroizing<Vec<u8>>, StateError> {
+        serde_json::to_vec_pretty(self)
+            .map(Zeroizing::new)
+            .map_err(|e| StateError::Invalid(e.to_string()))
+    }
+}
+
+/// Why a state is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Not a state: malformed JSON, missing or unknown values, or a profile out of range.
+    #[error("not a valid kazashi-se state: {0}")]
+    Invalid(String),
+    /// A state of another format version.
+    #[error("unsupported state version {0}")]
+    Version(u32),
 }
 
 /// Bytes used by `objects`: namespaces, names and values.

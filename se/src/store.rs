@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::state::{CardState, STATE_VERSION};
+use crate::state::CardState;
 
 /// Errors loading or saving the state file.
 #[derive(Debug, thiserror::Error)]
@@ -77,35 +77,21 @@ impl Store {
     /// Loads and validates the state.
     pub fn load(&self) -> Result<CardState, StoreError> {
         let text = Zeroizing::new(fs::read(&self.path).map_err(|e| self.io(e))?);
-        let state: CardState = serde_json::from_slice(&text).map_err(|e| StoreError::Invalid {
+        CardState::from_json(&text).map_err(|e| StoreError::Invalid {
             path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        if state.version != STATE_VERSION {
-            return Err(StoreError::Invalid {
-                path: self.path.clone(),
-                reason: format!("unsupported version {}", state.version),
-            });
-        }
-        state
-            .profile
-            .validate()
-            .map_err(|reason| StoreError::Invalid {
-                path: self.path.clone(),
-                reason: reason.into(),
-            })?;
-        Ok(state)
+            reason: match e {
+                crate::StateError::Version(v) => format!("unsupported version {v}"),
+                crate::StateError::Invalid(reason) => reason,
+            },
+        })
     }
 
     /// Replaces the file with `state`, atomically and durably.
     pub fn save(&self, state: &CardState) -> Result<(), StoreError> {
-        let bytes =
-            Zeroizing::new(
-                serde_json::to_vec_pretty(state).map_err(|e| StoreError::Invalid {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                })?,
-            );
+        let bytes = state.to_json().map_err(|e| StoreError::Invalid {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
         let tmp = self.temp_path();
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);

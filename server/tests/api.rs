@@ -601,6 +601,89 @@ async fn two_instances_share_replay(h: Harness) {
     refused("replayed", StatusCode::CONFLICT, h.register(&token).await);
 }
 
+/// Pages on other origins may call the public endpoints (a web relay, a page verifying a
+/// result); the operators' endpoints stay same-origin.
+async fn cross_origin_requests(h: Harness) {
+    let send = |request: Request<Body>| {
+        let router = h.router.clone();
+        async move { router.oneshot(request).await.unwrap() }
+    };
+    for (path, method) in [
+        ("/launch/abc", "POST"),
+        ("/v1/transactions", "POST"),
+        ("/.well-known/jwks.json", "GET"),
+    ] {
+        let preflight = send(
+            Request::options(path)
+                .header(header::ORIGIN, "https://relay.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(preflight.status(), StatusCode::NO_CONTENT, "{path}");
+        let headers = preflight.headers();
+        assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(
+            headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .unwrap()
+                .contains(method)
+        );
+        assert!(
+            headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .contains("content-type")
+        );
+        assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+    }
+    // Answers, refusals included, are shareable.
+    let refused = send(
+        Request::post("/launch/unknown")
+            .header(header::ORIGIN, "https://relay.example")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"chip":"01"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert_eq!(refused.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let jwks = send(
+        Request::get("/.well-known/jwks.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(jwks.status(), StatusCode::OK);
+    assert_eq!(jwks.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    // Operators' endpoints: no CORS.
+    for path in ["/metrics", "/healthz"] {
+        let response = send(
+            Request::options(path)
+                .header(header::ORIGIN, "https://relay.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            "{path}"
+        );
+        let response = send(Request::get(path).body(Body::empty()).unwrap()).await;
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+            "{path}"
+        );
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -636,4 +719,5 @@ on_both!(
     malformed_requests,
     key_rotation,
     two_instances_share_replay,
+    cross_origin_requests,
 );

@@ -3,6 +3,7 @@
 //! Every task installs what it needs (rustup target, Debian packages, npm packages) and says
 //! clearly what is missing when it cannot.
 
+mod demo;
 mod fuzz;
 mod pcsc;
 mod postgres;
@@ -17,7 +18,8 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  demo                 run the main job (what exists of it so far)
+  demo [--port P] [--server-port P] [--dir DIR]
+                       the main job: the demo site against kazashi-server (Ctrl-C stops it)
   test                 everything: format, lints, Rust tests, wasm build, Node interop, fuzz smoke
   fuzz [--seconds N] [--list] [TARGET...]
                        run the fuzz targets (default: all, 60 s each)
@@ -32,7 +34,7 @@ environment:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(),
+        Some("demo") => demo::main(&args[1..]),
         Some("test") => test(),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("sdk") => sdk::main(&args[1..]),
@@ -52,29 +54,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo() -> Result<(), String> {
-    pcsc::ensure_build_dependencies()?;
-    step("kazashi demo: a sealed command, one SCP03 script to a virtual chip, a verified result");
-    run(
-        &root(),
-        "cargo",
-        &[
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "kazashi-se",
-            "--example",
-            "online_demo",
-        ],
-    )
-}
-
 fn test() -> Result<(), String> {
     let root = root();
     util::ensure_wasm_target()?;
     util::ensure_node()?;
     pcsc::ensure()?;
+    util::ensure_pdf_tools()?;
     postgres::ensure()?;
 
     step("format");
@@ -87,6 +72,23 @@ fn test() -> Result<(), String> {
         &[
             "clippy",
             "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+
+    // The npm package's fallback module is a feature of its crate: lint it too.
+    run(
+        &root,
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "kazashi-sdk-wasm",
+            "--features",
+            "rustcrypto",
             "--all-targets",
             "--",
             "-D",
@@ -124,7 +126,9 @@ fn test() -> Result<(), String> {
     util::npm_install(&interop)?;
     run(&interop, "node", &["--test"])?;
 
-    step("end to end: a provider using only jose, kazashi-server, the common app, a virtual chip");
+    step(
+        "end to end: a provider using only jose, kazashi-server, the common app, a virtual chip (in process, and through pcscd with --reader)",
+    );
     run(
         &root,
         "cargo",
@@ -135,6 +139,8 @@ fn test() -> Result<(), String> {
             "kazashi-server",
             "-p",
             "kazashi-relay",
+            "-p",
+            "kazashi-se",
         ],
     )?;
     let e2e = root.join("tests/e2e");
@@ -142,6 +148,7 @@ fn test() -> Result<(), String> {
     run(&e2e, "node", &["--test"])?;
 
     sdk::test()?;
+    demo::test()?;
     let seconds: u64 = std::env::var("KAZASHI_FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -1,5 +1,6 @@
 //! What the PC/SC system tests (`se/tests/pcsc.rs`) need: pcscd with vsmartcard's vpcd driver,
-//! pcsc-tools, libpcsclite (the `pcsc` crate links it), and a Python venv with yubikit
+//! pcsc-tools, libpcsclite (the `pcsc` crate links it), libdbus and dbus-daemon (the kiosk's
+//! BLE support links libdbus; its no-radio test runs a private bus), and a Python venv with yubikit
 //! (PyPI `yubikey-manager`, over pyscard) as an independent SCP03 host.
 
 use std::path::{Path, PathBuf};
@@ -19,13 +20,24 @@ fn requirements() -> PathBuf {
 
 /// Installs the Debian packages and creates the yubikit venv when missing.
 pub(crate) fn ensure() -> Result<(), String> {
-    let probes: [(&str, bool); 6] = [
+    ensure_pcscd()?;
+    ensure_yubikit()
+}
+
+/// Installs the Debian packages only (pcscd, vpcd, libpcsclite): what a test that runs its
+/// own pcscd needs (the npm package's offline tests).
+pub(crate) fn ensure_pcscd() -> Result<(), String> {
+    let probes: [(&str, bool); 8] = [
         ("pcscd", have("pcscd")),
         ("vsmartcard-vpcd", Path::new(VPCD_DRIVER).exists()),
         ("pcsc-tools", have("scriptor")),
         ("pkg-config", have("pkg-config")),
         // The `pcsc` crate links libpcsclite (found through pkg-config).
         ("libpcsclite-dev", pkg_config_has("libpcsclite")),
+        // The kiosk's BLE support (btleplug) links libdbus through pkg-config.
+        ("libdbus-1-dev", pkg_config_has("dbus-1")),
+        // `kiosk/tests/ble_no_radio.rs` starts a private D-Bus system bus.
+        ("dbus-daemon", have("dbus-daemon")),
         ("python3-venv", python_has_venv()),
     ];
     let missing: Vec<&str> = probes
@@ -36,7 +48,7 @@ pub(crate) fn ensure() -> Result<(), String> {
     if !missing.is_empty() {
         apt_install(&missing)?;
     }
-    ensure_yubikit()
+    Ok(())
 }
 
 /// Where Debian's vsmartcard-vpcd puts the driver (and where the tests look for it).
@@ -49,7 +61,8 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
     )
 }
 
-/// What building the workspace needs: the `pcsc` crate links libpcsclite through pkg-config.
+/// What building the workspace needs: the `pcsc` crate links libpcsclite, and the kiosk's
+/// BLE support (`btleplug`, BlueZ over D-Bus) links libdbus, both found through pkg-config.
 pub(crate) fn ensure_build_dependencies() -> Result<(), String> {
     let mut missing = Vec::new();
     if !have("pkg-config") {
@@ -58,10 +71,16 @@ pub(crate) fn ensure_build_dependencies() -> Result<(), String> {
     if !pkg_config_has("libpcsclite") {
         missing.push("libpcsclite-dev");
     }
+    if !pkg_config_has("dbus-1") {
+        missing.push("libdbus-1-dev");
+    }
     if missing.is_empty() {
         return Ok(());
     }
-    util::apt_install(&missing, "the PC/SC reader support links libpcsclite")
+    util::apt_install(
+        &missing,
+        "the PC/SC reader support links libpcsclite, the kiosk's BLE support libdbus",
+    )
 }
 
 fn python_has_venv() -> bool {

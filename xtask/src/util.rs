@@ -117,6 +117,44 @@ pub(crate) fn ensure_node() -> Result<(), String> {
     ensure_debian("npm", &["npm"])
 }
 
+/// Debian's Chromium, which the browser tests drive through `playwright-core` (a browser
+/// download would fail on machines that reach only package registries).
+pub(crate) fn ensure_chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    apt_install(
+        &["chromium"],
+        "the browser tests (Chromium through playwright-core)",
+    )?;
+    if Path::new(CHROMIUM).exists() {
+        Ok(())
+    } else {
+        Err(format!("Debian's chromium installed no {CHROMIUM}"))
+    }
+}
+
+/// What the kiosk's collect test needs: poppler's `pdftotext` and `pdftoppm` to read and
+/// render the certificate PDF, and a Japanese TrueType font (IPA Gothic) to render it with.
+pub(crate) fn ensure_pdf_tools() -> Result<(), String> {
+    ensure_debian("pdftotext", &["poppler-utils"])?;
+    if Path::new(IPA_GOTHIC).exists() {
+        return Ok(());
+    }
+    apt_install(&["fonts-ipafont-gothic"], "the kiosk's certificate PDF")?;
+    if Path::new(IPA_GOTHIC).exists() {
+        Ok(())
+    } else {
+        Err(format!("fonts-ipafont-gothic installed no {IPA_GOTHIC}"))
+    }
+}
+
+/// Where Debian's `fonts-ipafont-gothic` puts the font.
+pub(crate) const IPA_GOTHIC: &str = "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf";
+
+/// Where Debian's `chromium` package puts the browser.
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+
 /// `npm ci` in `dir` unless its `node_modules` is newer than its lock file.
 pub(crate) fn npm_install(dir: &Path) -> Result<(), String> {
     let lock = dir.join("package-lock.json");

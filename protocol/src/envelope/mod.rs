@@ -18,10 +18,9 @@ pub use error::EnvelopeError;
 
 use alloc::string::{String, ToString};
 use rand_core::CryptoRngCore;
-use serde::de::DeserializeOwned;
 
 use crate::jose::jwe::{self, KeyManagement};
-use crate::jose::jwk::{JwkSet, PrivateKey, PublicKey};
+use crate::jose::jwk::{Jwk, JwkSet, PrivateKey, PublicKey};
 use crate::jose::jws;
 use crate::jose::{HeaderParams, json};
 
@@ -42,7 +41,7 @@ pub fn sign_command(
     provider_key: &PrivateKey,
 ) -> Result<String, EnvelopeError> {
     claims.validate()?;
-    sign(claims, COMMAND_TYP, provider_key)
+    sign(claims.to_json(), COMMAND_TYP, provider_key)
 }
 
 /// Signs a command, then seals it to the server's encryption key (compact JWE).
@@ -62,7 +61,7 @@ pub fn sign_result(
     server_key: &PrivateKey,
 ) -> Result<String, EnvelopeError> {
     claims.validate()?;
-    sign(claims, RESULT_TYP, server_key)
+    sign(claims.to_json(), RESULT_TYP, server_key)
 }
 
 /// Signs a result, then seals it to the provider's encryption key.
@@ -76,19 +75,55 @@ pub fn seal_result(
     seal(&signed, provider_key, rng)
 }
 
-fn sign<T: serde::Serialize>(
-    claims: &T,
+fn sign(payload: String, typ: &str, key: &PrivateKey) -> Result<String, EnvelopeError> {
+    let (params, payload) = signing_parts(payload, typ, &key.public_key())?;
+    Ok(jws::sign(&params, &payload, key)?)
+}
+
+fn signing_parts(
+    payload: String,
     typ: &str,
-    key: &PrivateKey,
-) -> Result<String, EnvelopeError> {
-    let payload =
-        serde_json::to_vec(claims).map_err(|_| EnvelopeError::InvalidClaims("unserializable"))?;
+    signer: &PublicKey,
+) -> Result<(HeaderParams, alloc::vec::Vec<u8>), EnvelopeError> {
+    let payload = payload.into_bytes();
     let params = HeaderParams {
         typ: Some(typ.to_string()),
-        kid: Some(key.public_key().thumbprint()),
+        kid: Some(signer.thumbprint()),
         cty: None,
     };
-    Ok(jws::sign(&params, &payload, key)?)
+    Ok((params, payload))
+}
+
+/// The first half of [`sign_command`] when ECDSA runs elsewhere: the claims are checked
+/// against the schema, then the JWS Signing Input is built with `kid` = the thumbprint of
+/// `provider`, the public half of the signing key. Sign it with ES256 and
+/// [`finish`](jws::SigningInput::finish) it.
+pub fn command_signing_input(
+    claims: &CommandClaims,
+    provider: &PublicKey,
+) -> Result<jws::SigningInput, EnvelopeError> {
+    claims.validate()?;
+    let (params, payload) = signing_parts(claims.to_json(), COMMAND_TYP, provider)?;
+    Ok(jws::signing_input(&params, &payload)?)
+}
+
+/// The first half of [`sign_result`] when ECDSA runs elsewhere; see
+/// [`command_signing_input`].
+pub fn result_signing_input(
+    claims: &ResultClaims,
+    server: &PublicKey,
+) -> Result<jws::SigningInput, EnvelopeError> {
+    claims.validate()?;
+    let (params, payload) = signing_parts(claims.to_json(), RESULT_TYP, server)?;
+    Ok(jws::signing_input(&params, &payload)?)
+}
+
+fn seal_params(recipient: &PublicKey) -> HeaderParams {
+    HeaderParams {
+        typ: None,
+        kid: Some(recipient.thumbprint()),
+        cty: Some(NESTED_CTY.to_string()),
+    }
 }
 
 fn seal(
@@ -96,17 +131,31 @@ fn seal(
     recipient: &PublicKey,
     rng: &mut impl CryptoRngCore,
 ) -> Result<String, EnvelopeError> {
-    let params = HeaderParams {
-        typ: None,
-        kid: Some(recipient.thumbprint()),
-        cty: Some(NESTED_CTY.to_string()),
-    };
     Ok(jwe::encrypt(
         signed.as_bytes(),
         recipient,
         KeyManagement::EcdhEsA256Kw,
-        &params,
+        &seal_params(recipient),
         rng,
+    )?)
+}
+
+/// The first half of sealing a signed envelope (as [`seal_command`] and [`seal_result`] do)
+/// when ECDH and AES run elsewhere: the JWE header (`ECDH-ES+A256KW`, `A256GCM`, `cty: JWT`,
+/// `kid` = the recipient key's thumbprint) for the ephemeral public key `epk`. The plaintext
+/// is `signed`'s bytes; see [`jwe::prepare_encryption`] for the rest.
+pub fn prepare_seal(
+    signed: &str,
+    recipient: &PublicKey,
+    epk: &PublicKey,
+) -> Result<jwe::PreparedJwe, EnvelopeError> {
+    Ok(jwe::prepare_encryption(
+        signed.len(),
+        KeyManagement::EcdhEsA256Kw,
+        &seal_params(recipient),
+        epk,
+        &[],
+        &[],
     )?)
 }
 
@@ -165,19 +214,48 @@ pub fn open_command<'k>(
     provider_key: impl FnOnce(&str) -> Option<ProviderKey>,
     policy: &CommandPolicy<'_>,
 ) -> Result<VerifiedCommand, EnvelopeError> {
-    let signed = unseal(token, decryption_key, true)?;
-    let unverified = jws::decode(&signed)?;
+    if !is_sealed(token) {
+        return Err(EnvelopeError::NotSealed);
+    }
+    let sealed = open_seal(token)?;
+    let key = decryption_key(&sealed.kid).ok_or(EnvelopeError::UnknownKey)?;
+    let signed = unsealed(sealed.jwe.decrypt(key)?)?;
+    let (unverified, kid) = command_to_verify(&signed)?;
+    let owner = provider_key(&kid).ok_or(EnvelopeError::UnknownKey)?;
+    let verified = unverified.verify(&owner.key)?;
+    let claims = check_command(&verified, &owner.provider, policy)?;
+    Ok(VerifiedCommand {
+        claims,
+        kid,
+        signed,
+    })
+}
+
+/// A command's JWS with its header checked (`typ`, `kid`): verify its signature with the
+/// provider key named by the returned `kid`, then [`check_command`]. The first steps of
+/// [`open_command`] after unsealing, for a caller whose ECDSA runs elsewhere.
+pub fn command_to_verify(signed: &str) -> Result<(jws::UnverifiedJws, String), EnvelopeError> {
+    let unverified = jws::decode(signed)?;
     check_typ(unverified.header().typ.as_deref(), COMMAND_TYP)?;
     let kid = unverified
         .header()
         .kid
         .clone()
         .ok_or(EnvelopeError::MissingKeyId)?;
-    let owner = provider_key(&kid).ok_or(EnvelopeError::UnknownKey)?;
-    let verified = unverified.verify(&owner.key)?;
-    let claims: CommandClaims = parse_claims(verified.payload())?;
+    Ok((unverified, kid))
+}
+
+/// The claims of a command whose signature verified with a key of `provider`: the schema,
+/// `iss` (must be `provider`), `aud`, `exp`, `iat`, `nbf` and the lifetime, as
+/// [`open_command`] checks them.
+pub fn check_command(
+    verified: &jws::Verified,
+    provider: &str,
+    policy: &CommandPolicy<'_>,
+) -> Result<CommandClaims, EnvelopeError> {
+    let claims = CommandClaims::from_object(json::parse_object(verified.payload())?)?;
     claims.validate()?;
-    if claims.iss != owner.provider {
+    if claims.iss != provider {
         return Err(EnvelopeError::WrongIssuer);
     }
     if !claims.aud.contains(policy.audience) {
@@ -199,11 +277,7 @@ pub fn open_command<'k>(
     if claims.exp - claims.iat > policy.max_lifetime {
         return Err(EnvelopeError::LifetimeTooLong);
     }
-    Ok(VerifiedCommand {
-        claims,
-        kid,
-        signed,
-    })
+    Ok(claims)
 }
 
 /// What a provider checks a result against.
@@ -236,7 +310,42 @@ pub struct VerifiedResult {
     pub sealed: bool,
 }
 
+/// The checks of a result's claims: [`ResultPolicy`] without the keys.
+#[derive(Clone, Copy, Debug)]
+pub struct ResultChecks<'a> {
+    /// The server's id: `iss` must be this.
+    pub issuer: &'a str,
+    /// The provider's id: `aud` must contain it.
+    pub audience: &'a str,
+    /// The expected command `jti`, when the caller knows it.
+    pub command: Option<&'a str>,
+    /// Now, seconds since the Unix epoch.
+    pub now: u64,
+    /// Clock leeway, seconds.
+    pub leeway: u64,
+    /// Oldest accepted result (`now - iat`), seconds, if any.
+    pub max_age: Option<u64>,
+}
+
+impl<'a> From<&ResultPolicy<'a>> for ResultChecks<'a> {
+    fn from(policy: &ResultPolicy<'a>) -> Self {
+        Self {
+            issuer: policy.issuer,
+            audience: policy.audience,
+            command: policy.command,
+            now: policy.now,
+            leeway: policy.leeway,
+            max_age: policy.max_age,
+        }
+    }
+}
+
 /// Verifies a result (and opens it first when it is sealed): the provider's side.
+///
+/// The steps, for a caller whose cryptography runs elsewhere: [`is_sealed`]; if sealed,
+/// [`open_seal`], decryption ([`jwe::EncryptedJwe::agree`] …
+/// [`finish`](jwe::EncryptedJwe::finish)) and [`unsealed`]; then [`result_to_verify`], the
+/// signature ([`jws::UnverifiedJws::finish`]) and [`check_result`].
 pub fn verify_result(
     token: &str,
     policy: &ResultPolicy<'_>,
@@ -244,75 +353,105 @@ pub fn verify_result(
     let sealed = is_sealed(token);
     let signed = if sealed {
         let key = policy.provider_key.ok_or(EnvelopeError::SealedNeedsKey)?;
-        unseal(token, |_| Some(key), true)?
+        unsealed(open_seal(token)?.jwe.decrypt(key)?)?
     } else {
         token.into()
     };
-    let unverified = jws::decode(&signed)?;
+    let (unverified, key) = result_to_verify(&signed, policy.server_keys)?;
+    let verified = unverified.verify(&key)?;
+    let claims = check_result(&verified, &ResultChecks::from(policy))?;
+    Ok(VerifiedResult { claims, sealed })
+}
+
+/// A result's JWS with its header checked (`typ`, `kid`) and the server key it names, found
+/// in `server_keys` and validated: verify the signature with it, then [`check_result`].
+pub fn result_to_verify(
+    signed: &str,
+    server_keys: &JwkSet,
+) -> Result<(jws::UnverifiedJws, PublicKey), EnvelopeError> {
+    let (unverified, jwk) = result_signer(signed, server_keys)?;
+    let key = PublicKey::from_jwk(jwk)?;
+    Ok((unverified, key))
+}
+
+/// [`result_to_verify`] without the key's validation: the JWS with its header checked and the
+/// server's JWK it names, as found in `server_keys`. For a caller that keeps keys it validated
+/// before ([`PublicKey::from_jwk`] is a function of the JWK alone).
+pub fn result_signer<'k>(
+    signed: &str,
+    server_keys: &'k JwkSet,
+) -> Result<(jws::UnverifiedJws, &'k Jwk), EnvelopeError> {
+    let unverified = jws::decode(signed)?;
     check_typ(unverified.header().typ.as_deref(), RESULT_TYP)?;
     let kid = unverified
         .header()
         .kid
         .as_deref()
         .ok_or(EnvelopeError::MissingKeyId)?;
-    let jwk = policy
-        .server_keys
-        .find(kid)
-        .ok_or(EnvelopeError::UnknownKey)?;
-    let key = PublicKey::from_jwk(jwk)?;
-    let verified = unverified.verify(&key)?;
-    let claims: ResultClaims = parse_claims(verified.payload())?;
+    let jwk = server_keys.find(kid).ok_or(EnvelopeError::UnknownKey)?;
+    Ok((unverified, jwk))
+}
+
+/// The claims of a result whose signature verified: the schema, `iss`, `aud`, `iat` (not in
+/// the future, not older than `max_age`) and `cmd`, in that order.
+pub fn check_result(
+    verified: &jws::Verified,
+    checks: &ResultChecks<'_>,
+) -> Result<ResultClaims, EnvelopeError> {
+    let claims = ResultClaims::from_object(json::parse_object(verified.payload())?)?;
     claims.validate()?;
-    if claims.iss != policy.issuer {
+    if claims.iss != checks.issuer {
         return Err(EnvelopeError::WrongIssuer);
     }
-    if !claims.aud.contains(policy.audience) {
+    if !claims.aud.contains(checks.audience) {
         return Err(EnvelopeError::WrongAudience);
     }
-    if claims.iat > policy.now.saturating_add(policy.leeway) {
+    if claims.iat > checks.now.saturating_add(checks.leeway) {
         return Err(EnvelopeError::IssuedInFuture);
     }
-    if let Some(max_age) = policy.max_age {
-        if policy.now
+    if let Some(max_age) = checks.max_age {
+        if checks.now
             > claims
                 .iat
                 .saturating_add(max_age)
-                .saturating_add(policy.leeway)
+                .saturating_add(checks.leeway)
         {
             return Err(EnvelopeError::Expired);
         }
     }
-    if let Some(command) = policy.command {
+    if let Some(command) = checks.command {
         if claims.cmd != command {
             return Err(EnvelopeError::CommandMismatch);
         }
     }
-    Ok(VerifiedResult { claims, sealed })
+    Ok(claims)
 }
 
-/// Opens a JWE whose content is a nested JWT and returns the inner compact JWS.
-fn unseal<'k>(
-    token: &str,
-    key: impl FnOnce(&str) -> Option<&'k PrivateKey>,
-    required: bool,
-) -> Result<String, EnvelopeError> {
-    if !is_sealed(token) {
-        return if required {
-            Err(EnvelopeError::NotSealed)
-        } else {
-            Ok(token.into())
-        };
-    }
-    let sealed = jwe::decode(token)?;
-    let kid = sealed
+/// A sealed envelope whose JWE header passed the checks, not yet decrypted.
+#[derive(Clone, Debug)]
+pub struct Sealed {
+    /// The JWE: decrypt it with the private key named by `kid`.
+    pub jwe: jwe::EncryptedJwe,
+    /// The recipient key's id, from the JWE header.
+    pub kid: String,
+}
+
+/// Decodes a sealed envelope (a compact JWE): the JOSE checks of [`jwe::decode`], and a `kid`
+/// naming the recipient's key. Decrypt it, then [`unsealed`].
+pub fn open_seal(token: &str) -> Result<Sealed, EnvelopeError> {
+    let jwe = jwe::decode(token)?;
+    let kid = jwe
         .header()
         .kid
-        .as_deref()
+        .clone()
         .ok_or(EnvelopeError::MissingKeyId)?;
-    let key = key(kid).ok_or(EnvelopeError::UnknownKey)?;
-    let opened = sealed.decrypt(key)?;
-    // RFC 7519 §5.2: cty "JWT" marks a nested JWT (compared case-insensitively).
-    if !opened
+    Ok(Sealed { jwe, kid })
+}
+
+/// The signed envelope inside a decrypted seal: `cty` must be `JWT` (RFC 7519 §5.2, compared
+/// case-insensitively) and the plaintext UTF-8.
+pub fn unsealed(decrypted: jwe::Decrypted) -> Result<String, EnvelopeError> {
+    if !decrypted
         .header
         .cty
         .as_deref()
@@ -320,12 +459,12 @@ fn unseal<'k>(
     {
         return Err(EnvelopeError::WrongContentType);
     }
-    String::from_utf8(opened.plaintext)
+    String::from_utf8(decrypted.plaintext)
         .map_err(|_| EnvelopeError::Jose(crate::jose::JoseError::InvalidUtf8))
 }
 
-/// A compact JWE has five parts, a JWS three (RFC 7516 §9).
-fn is_sealed(token: &str) -> bool {
+/// Whether a compact token is sealed: a JWE has five parts, a JWS three (RFC 7516 §9).
+pub fn is_sealed(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() == 4
 }
 
@@ -338,8 +477,23 @@ fn check_typ(typ: Option<&str>, expected: &'static str) -> Result<(), EnvelopeEr
     }
 }
 
-fn parse_claims<T: DeserializeOwned>(payload: &[u8]) -> Result<T, EnvelopeError> {
-    let object = json::parse_object(payload)?;
-    serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|_| EnvelopeError::InvalidClaims("claims do not match the envelope schema"))
+impl CommandClaims {
+    /// Parses command claims from JSON text (a JSON object matching the envelope schema,
+    /// without duplicate members), not yet [`validate`](CommandClaims::validate)d. Every
+    /// failure, of JSON or of schema, is [`EnvelopeError::InvalidClaims`].
+    pub fn from_json(text: &[u8]) -> Result<Self, EnvelopeError> {
+        let object = json::parse_object(text)
+            .map_err(|_| EnvelopeError::InvalidClaims("claims are not a JSON object"))?;
+        Self::from_object(object)
+    }
+}
+
+impl ResultClaims {
+    /// Parses result claims from JSON text, not yet [`validate`](ResultClaims::validate)d;
+    /// as [`CommandClaims::from_json`].
+    pub fn from_json(text: &[u8]) -> Result<Self, EnvelopeError> {
+        let object = json::parse_object(text)
+            .map_err(|_| EnvelopeError::InvalidClaims("claims are not a JSON object"))?;
+        Self::from_object(object)
+    }
 }

@@ -3,7 +3,7 @@
 use alloc::string::String;
 
 use super::JoseError;
-use super::json::{Object, ObjectWriter};
+use super::json::{Object, ObjectWriter, Value};
 
 /// The caller-chosen parameters of a protected header we produce.
 ///
@@ -67,7 +67,7 @@ pub(crate) fn optional_str<'a>(
 ) -> Result<Option<&'a str>, JoseError> {
     match header.get(name) {
         None => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(JoseError::InvalidHeader(name)),
     }
 }
@@ -90,9 +90,7 @@ pub(crate) fn required_str<'a>(
 pub(crate) fn check_common(header: &Object) -> Result<(), JoseError> {
     if let Some(crit) = header.get("crit") {
         return match crit {
-            serde_json::Value::Array(names)
-                if !names.is_empty() && names.iter().all(|n| n.is_string()) =>
-            {
+            Value::Array(names) if !names.is_empty() && names.iter().all(|n| n.is_string()) => {
                 Err(JoseError::UnknownCritical)
             }
             _ => Err(JoseError::InvalidHeader("crit")),
@@ -102,8 +100,8 @@ pub(crate) fn check_common(header: &Object) -> Result<(), JoseError> {
         return Err(JoseError::ZipNotSupported);
     }
     match header.get("b64") {
-        None | Some(serde_json::Value::Bool(true)) => {}
-        Some(serde_json::Value::Bool(false)) => return Err(JoseError::UnencodedPayload),
+        None | Some(Value::Bool(true)) => {}
+        Some(Value::Bool(false)) => return Err(JoseError::UnencodedPayload),
         Some(_) => return Err(JoseError::InvalidHeader("b64")),
     }
     Ok(())

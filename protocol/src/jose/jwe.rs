@@ -15,7 +15,6 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use aes_kw::KekAes256;
 use p256::NonZeroScalar;
-use p256::ecdh::SharedSecret;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -170,30 +169,98 @@ impl EncryptedJwe {
         &self.header
     }
 
+    /// The Additional Authenticated Data: the protected header exactly as received
+    /// (RFC 7516 §5.2 step 14).
+    pub fn aad(&self) -> &[u8] {
+        self.aad.as_bytes()
+    }
+
+    /// The JWE Encrypted Key: 40 bytes for `ECDH-ES+A256KW`, empty for `ECDH-ES`.
+    pub fn encrypted_key(&self) -> &[u8] {
+        &self.encrypted_key
+    }
+
+    /// The initialization vector.
+    pub fn iv(&self) -> &[u8; IV_LEN] {
+        &self.iv
+    }
+
+    /// The ciphertext.
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.ciphertext
+    }
+
+    /// The authentication tag.
+    pub fn tag(&self) -> &[u8; TAG_LEN] {
+        &self.tag
+    }
+
     /// Decrypts with the recipient's private key.
     pub fn decrypt(&self, key: &PrivateKey) -> Result<Decrypted, JoseError> {
-        let h = &self.header;
-        let z = key.diffie_hellman(&h.epk);
-        let cek = derive_cek(h.alg, &z, h.apu.as_deref(), h.apv.as_deref(), |kek| {
-            let mut cek = Zeroizing::new([0u8; 32]);
-            KekAes256::new(kek.into())
-                .unwrap(&self.encrypted_key, cek.as_mut_slice())
-                .map_err(|_| JoseError::DecryptionFailed)?;
-            Ok(cek)
-        })?;
-        let mut plaintext = self.ciphertext.clone();
-        Aes256Gcm::new(cek.as_ref().into())
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&self.iv),
-                self.aad.as_bytes(),
-                &mut plaintext,
-                Tag::from_slice(&self.tag),
-            )
-            .map_err(|_| JoseError::DecryptionFailed)?;
+        let z = key.shared_secret(&self.header.epk);
+        let plaintext = decrypt_content(
+            &self.agree(&z),
+            &self.encrypted_key,
+            &self.iv,
+            self.aad(),
+            &self.ciphertext,
+            &self.tag,
+        );
         Ok(Decrypted {
             header: self.header.clone(),
-            plaintext,
+            plaintext: plaintext.ok_or(JoseError::DecryptionFailed)?,
         })
+    }
+
+    /// The key agreement's second step when ECDH runs elsewhere: from `z`, the x coordinate
+    /// of the recipient's private key times the header's [`epk`](JweHeader::epk), the Concat
+    /// KDF (RFC 7518 §4.6.2) with this header's `alg`, `apu` and `apv`.
+    ///
+    /// Then unwrap [`encrypted_key`](Self::encrypted_key) with AES-256 Key Wrap (for a
+    /// [`AgreedKey::KeyEncryptionKey`]), decrypt [`ciphertext`](Self::ciphertext) and
+    /// [`tag`](Self::tag) with A256GCM, [`iv`](Self::iv) and [`aad`](Self::aad), and pass
+    /// the outcome to [`finish`](Self::finish).
+    pub fn agree(&self, z: &[u8; 32]) -> AgreedKey {
+        let h = &self.header;
+        h.alg.agree(
+            z,
+            h.apu.as_deref().unwrap_or_default(),
+            h.apv.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The end of decryption when AES runs elsewhere: `plaintext` is what authenticated
+    /// decryption gave, or `None` when key unwrapping or the tag check failed
+    /// ([`JoseError::DecryptionFailed`]). A plaintext whose length differs from the
+    /// ciphertext's (A256GCM keeps lengths) is refused the same way.
+    pub fn finish(self, plaintext: Option<Vec<u8>>) -> Result<Decrypted, JoseError> {
+        match plaintext {
+            Some(plaintext) if plaintext.len() == self.ciphertext.len() => Ok(Decrypted {
+                header: self.header,
+                plaintext,
+            }),
+            _ => Err(JoseError::DecryptionFailed),
+        }
+    }
+}
+
+/// The output of the key agreement (RFC 7518 §4.6.2): the Concat KDF over the ECDH shared
+/// secret. Zeroized on drop.
+#[derive(Debug)]
+pub enum AgreedKey {
+    /// `ECDH-ES+A256KW`: the key-encryption key, for AES-256 Key Wrap (RFC 3394) of the
+    /// content-encryption key.
+    KeyEncryptionKey(Zeroizing<[u8; 32]>),
+    /// `ECDH-ES`: the content-encryption key itself.
+    ContentEncryptionKey(Zeroizing<[u8; 32]>),
+}
+
+impl AgreedKey {
+    /// The key's bytes, whichever it is.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        match self {
+            Self::KeyEncryptionKey(key) | Self::ContentEncryptionKey(key) => key,
+        }
     }
 }
 
@@ -209,26 +276,22 @@ pub struct Decrypted {
     pub plaintext: Vec<u8>,
 }
 
-/// For `ECDH-ES+A256KW`, derives the KEK and hands it to `wrap_or_unwrap`; for `ECDH-ES`, the
-/// derived key is the CEK.
-fn derive_cek(
-    alg: KeyManagement,
-    z: &SharedSecret,
-    apu: Option<&[u8]>,
-    apv: Option<&[u8]>,
-    wrap_or_unwrap: impl FnOnce(&[u8; 32]) -> Result<Zeroizing<[u8; 32]>, JoseError>,
-) -> Result<Zeroizing<[u8; 32]>, JoseError> {
-    let mut derived = Zeroizing::new([0u8; 32]);
-    concat_kdf(
-        z.raw_secret_bytes(),
-        alg.algorithm_id().as_bytes(),
-        apu.unwrap_or_default(),
-        apv.unwrap_or_default(),
-        derived.as_mut_slice(),
-    );
-    match alg {
-        KeyManagement::EcdhEs => Ok(derived),
-        KeyManagement::EcdhEsA256Kw => wrap_or_unwrap(&derived),
+impl KeyManagement {
+    /// The Concat KDF of RFC 7518 §4.6.2 over `z`: a key-encryption key for key wrapping, the
+    /// content-encryption key for direct agreement.
+    fn agree(&self, z: &[u8; 32], apu: &[u8], apv: &[u8]) -> AgreedKey {
+        let mut derived = Zeroizing::new([0u8; 32]);
+        concat_kdf(
+            z,
+            self.algorithm_id().as_bytes(),
+            apu,
+            apv,
+            derived.as_mut_slice(),
+        );
+        match self {
+            Self::EcdhEs => AgreedKey::ContentEncryptionKey(derived),
+            Self::EcdhEsA256Kw => AgreedKey::KeyEncryptionKey(derived),
+        }
     }
 }
 
@@ -304,15 +367,123 @@ pub fn encrypt_with_party_info(
     let epk = PublicKey::from(
         p256::PublicKey::from_affine(super::ec::mul_generator(&ephemeral).to_affine())
             .map_err(|_| JoseError::InvalidKey)?,
+    );
+    let prepared = prepare_encryption(plaintext.len(), alg, params, &epk, apu, apv)?;
+    let z = p256::ecdh::diffie_hellman(&*ephemeral, recipient.as_p256().as_affine());
+    let z: &[u8; 32] = z.raw_secret_bytes().as_ref();
+    let content = encrypt_content(&prepared.agree(z), prepared.aad(), plaintext, rng)?;
+    prepared.finish(
+        &content.encrypted_key,
+        &content.iv,
+        &content.ciphertext,
+        &content.tag,
     )
-    .to_jwk();
+}
 
+/// The content half of JWE encryption with RustCrypto: for a key-encryption key, a random
+/// content-encryption key wrapped with AES-256 Key Wrap (RFC 3394); a random IV; A256GCM of
+/// `plaintext` with `aad`. Randomness is drawn in that order.
+pub fn encrypt_content(
+    agreed: &AgreedKey,
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut impl CryptoRngCore,
+) -> Result<EncryptedContent, JoseError> {
+    let mut wrapped = [0u8; WRAPPED_KEY_LEN];
+    let (cek, encrypted_key) = match agreed {
+        AgreedKey::KeyEncryptionKey(kek) => {
+            let mut cek = Zeroizing::new([0u8; 32]);
+            rng.fill_bytes(cek.as_mut_slice());
+            KekAes256::new(kek.as_ref().into())
+                .wrap(cek.as_slice(), &mut wrapped)
+                .map_err(|_| JoseError::InvalidEncryptedKey)?;
+            (cek, wrapped.to_vec())
+        }
+        AgreedKey::ContentEncryptionKey(cek) => (cek.clone(), Vec::new()),
+    };
+    let mut iv = [0u8; IV_LEN];
+    rng.fill_bytes(&mut iv);
+    let mut ciphertext = plaintext.to_vec();
+    let tag = Aes256Gcm::new(cek.as_ref().into())
+        .encrypt_in_place_detached(Nonce::from_slice(&iv), aad, &mut ciphertext)
+        .map_err(|_| JoseError::TokenTooLarge)?;
+    Ok(EncryptedContent {
+        encrypted_key,
+        iv,
+        ciphertext,
+        tag: tag.into(),
+    })
+}
+
+/// What [`encrypt_content`] gives: the four last parts of a compact JWE.
+#[derive(Clone, Debug)]
+pub struct EncryptedContent {
+    /// The wrapped content-encryption key (empty for direct agreement).
+    pub encrypted_key: Vec<u8>,
+    /// The initialization vector.
+    pub iv: [u8; IV_LEN],
+    /// The ciphertext.
+    pub ciphertext: Vec<u8>,
+    /// The authentication tag.
+    pub tag: [u8; TAG_LEN],
+}
+
+/// The content half of JWE decryption with RustCrypto: unwraps `encrypted_key` with a
+/// key-encryption key (AES-256 Key Wrap) or takes a content-encryption key as it is, then
+/// A256GCM decryption. `None` when unwrapping or the tag check fails.
+pub fn decrypt_content(
+    agreed: &AgreedKey,
+    encrypted_key: &[u8],
+    iv: &[u8; IV_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+    tag: &[u8; TAG_LEN],
+) -> Option<Vec<u8>> {
+    let mut unwrapped = Zeroizing::new([0u8; 32]);
+    let cek = match agreed {
+        AgreedKey::KeyEncryptionKey(kek) => {
+            KekAes256::new(kek.as_ref().into())
+                .unwrap(encrypted_key, unwrapped.as_mut_slice())
+                .ok()?;
+            &unwrapped
+        }
+        AgreedKey::ContentEncryptionKey(cek) => cek,
+    };
+    let mut plaintext = ciphertext.to_vec();
+    Aes256Gcm::new(cek.as_ref().into())
+        .decrypt_in_place_detached(
+            Nonce::from_slice(iv),
+            aad,
+            &mut plaintext,
+            Tag::from_slice(tag),
+        )
+        .ok()?;
+    Some(plaintext)
+}
+
+/// The first half of encryption when ECDH and AES run elsewhere: the protected header
+/// `{"alg","enc","epk","apu"?,"apv"?,"typ"?,"cty"?,"kid"?}` for the sender's ephemeral public
+/// key `epk` (the caller made the key pair), and the size check of the finished token.
+///
+/// Then: `z` = ECDH of the ephemeral private key with the recipient's public key, into
+/// [`PreparedJwe::agree`]; for `ECDH-ES+A256KW`, a random 256-bit content-encryption key
+/// wrapped with AES-256 Key Wrap under the key-encryption key; a random 96-bit IV; A256GCM
+/// of the plaintext with [`PreparedJwe::aad`]; and [`PreparedJwe::finish`].
+pub fn prepare_encryption(
+    plaintext_len: usize,
+    alg: KeyManagement,
+    params: &HeaderParams,
+    epk: &PublicKey,
+    apu: &[u8],
+    apv: &[u8],
+) -> Result<PreparedJwe, JoseError> {
+    let (x, y) = epk.coordinates_b64();
     let mut epk_json = ObjectWriter::new();
     epk_json
         .string("kty", KTY_EC)
         .string("crv", CRV_P256)
-        .optional_string("x", epk.x.as_deref())
-        .optional_string("y", epk.y.as_deref());
+        .string("x", &x)
+        .string("y", &y);
     let mut w = ObjectWriter::new();
     w.string("alg", alg.as_str())
         .string("enc", ContentEncryption::A256Gcm.as_str())
@@ -326,60 +497,86 @@ pub fn encrypt_with_party_info(
     params.write(&mut w);
     let protected = b64::encode(w.finish().as_bytes());
 
-    let wrapped_len = b64::encoded_len(alg.encrypted_key_len());
     let total = protected.len()
         + 1
-        + wrapped_len
+        + b64::encoded_len(alg.encrypted_key_len())
         + 1
         + b64::encoded_len(IV_LEN)
         + 1
-        + b64::encoded_len(plaintext.len())
+        + b64::encoded_len(plaintext_len)
         + 1
         + b64::encoded_len(TAG_LEN);
     if total > MAX_TOKEN_LEN {
         return Err(JoseError::TokenTooLarge);
     }
-
-    let z = p256::ecdh::diffie_hellman(&*ephemeral, recipient.as_p256().as_affine());
-    let mut encrypted_key = [0u8; WRAPPED_KEY_LEN];
-    let cek = derive_cek(
+    Ok(PreparedJwe {
         alg,
-        &z,
-        (!apu.is_empty()).then_some(apu),
-        (!apv.is_empty()).then_some(apv),
-        |kek| {
-            let mut cek = Zeroizing::new([0u8; 32]);
-            rng.fill_bytes(cek.as_mut_slice());
-            KekAes256::new(kek.into())
-                .wrap(cek.as_slice(), &mut encrypted_key)
-                .map_err(|_| JoseError::InvalidEncryptedKey)?;
-            Ok(cek)
-        },
-    )?;
-    let mut iv = [0u8; IV_LEN];
-    rng.fill_bytes(&mut iv);
-    let mut ciphertext = plaintext.to_vec();
-    let tag = Aes256Gcm::new(cek.as_ref().into())
-        .encrypt_in_place_detached(
-            Nonce::from_slice(&iv),
-            protected.as_bytes(),
-            &mut ciphertext,
-        )
-        .map_err(|_| JoseError::TokenTooLarge)?;
+        protected,
+        apu: apu.to_vec(),
+        apv: apv.to_vec(),
+    })
+}
 
-    let mut token = String::with_capacity(total);
-    token.push_str(&protected);
-    token.push('.');
-    token.push_str(&b64::encode(
-        encrypted_key
-            .get(..alg.encrypted_key_len())
-            .unwrap_or_default(),
-    ));
-    token.push('.');
-    token.push_str(&b64::encode(&iv));
-    token.push('.');
-    token.push_str(&b64::encode(&ciphertext));
-    token.push('.');
-    token.push_str(&b64::encode(&tag));
-    Ok(token)
+/// A JWE protected header waiting for its key agreement and content encryption: see
+/// [`prepare_encryption`].
+#[derive(Clone, Debug)]
+pub struct PreparedJwe {
+    alg: KeyManagement,
+    /// The protected header, base64url: the AAD.
+    protected: String,
+    apu: Vec<u8>,
+    apv: Vec<u8>,
+}
+
+impl PreparedJwe {
+    /// The key-management algorithm.
+    pub fn alg(&self) -> KeyManagement {
+        self.alg
+    }
+
+    /// The Additional Authenticated Data for A256GCM: the encoded protected header.
+    pub fn aad(&self) -> &[u8] {
+        self.protected.as_bytes()
+    }
+
+    /// The Concat KDF over `z`, the x coordinate of the ephemeral private key times the
+    /// recipient's public key (RFC 7518 §4.6.2).
+    pub fn agree(&self, z: &[u8; 32]) -> AgreedKey {
+        self.alg.agree(z, &self.apu, &self.apv)
+    }
+
+    /// The compact JWE from the outputs of key wrapping and content encryption. The encrypted
+    /// key must be 40 bytes for `ECDH-ES+A256KW` and empty for `ECDH-ES`
+    /// ([`JoseError::InvalidEncryptedKey`]); a token over
+    /// [`MAX_TOKEN_LEN`](super::MAX_TOKEN_LEN) is refused.
+    pub fn finish(
+        self,
+        encrypted_key: &[u8],
+        iv: &[u8; IV_LEN],
+        ciphertext: &[u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<String, JoseError> {
+        if encrypted_key.len() != self.alg.encrypted_key_len() {
+            return Err(JoseError::InvalidEncryptedKey);
+        }
+        let total = self.protected.len()
+            + 1
+            + b64::encoded_len(encrypted_key.len())
+            + 1
+            + b64::encoded_len(IV_LEN)
+            + 1
+            + b64::encoded_len(ciphertext.len())
+            + 1
+            + b64::encoded_len(TAG_LEN);
+        if total > MAX_TOKEN_LEN {
+            return Err(JoseError::TokenTooLarge);
+        }
+        let mut token = self.protected;
+        token.reserve(total - token.len());
+        for part in [encrypted_key, iv, ciphertext, tag] {
+            token.push('.');
+            token.push_str(&b64::encode(part));
+        }
+        Ok(token)
+    }
 }

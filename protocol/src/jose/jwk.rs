@@ -12,11 +12,10 @@ use p256::ecdsa::SigningKey;
 use p256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use p256::{EncodedPoint, SecretKey};
 use rand_core::CryptoRngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::json::{self, Object, ObjectWriter};
+use super::json::{self, Object, ObjectWriter, Value};
 use super::{JoseError, b64};
 
 /// `kty` of an elliptic-curve key (RFC 7518 §6.1).
@@ -25,8 +24,7 @@ pub const KTY_EC: &str = "EC";
 pub const CRV_P256: &str = "P-256";
 
 /// The private scalar `d` of a JWK, in base64url. Zeroized on drop, redacted in `Debug`.
-#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(transparent)]
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct JwkSecret(String);
 
 impl JwkSecret {
@@ -58,33 +56,25 @@ impl fmt::Debug for JwkSecret {
 /// than `kty` are optional here so that a JWKS holding keys of other types still parses; use
 /// [`PublicKey::from_jwk`] or [`PrivateKey::from_jwk`] to validate one. Parse untrusted text
 /// with [`Jwk::from_json`], which refuses duplicate members.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Jwk {
     /// Key type; `"EC"` for every key this profile accepts.
     pub kty: String,
     /// Curve; `"P-256"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
     /// Affine x coordinate, 32 bytes big-endian, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
     /// Affine y coordinate, 32 bytes big-endian, base64url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
     /// Private scalar, 32 bytes big-endian, base64url; present only in private keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub d: Option<JwkSecret>,
     /// Key id; by default the RFC 7638 thumbprint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
     /// Intended use: `"sig"` or `"enc"` (RFC 7517 §4.2).
-    #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
     /// Intended algorithm (RFC 7517 §4.4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
     /// Permitted operations (RFC 7517 §4.3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ops: Option<Vec<String>>,
 }
 
@@ -94,8 +84,49 @@ impl Jwk {
         Self::from_object(json::parse_object(bytes)?)
     }
 
-    pub(crate) fn from_object(object: Object) -> Result<Self, JoseError> {
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+    /// Reads a JWK from a parsed object: `kty` a string; `crv`, `x`, `y`, `d`, `kid`, `use`
+    /// and `alg` strings when present (`null` counts as absent); `key_ops` an array of strings;
+    /// other members ignored (RFC 7517 §4).
+    pub(crate) fn from_object(mut object: Object) -> Result<Self, JoseError> {
+        let mut text = |name: &str| -> Result<Option<String>, JoseError> {
+            match object.remove(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(JoseError::InvalidKey),
+            }
+        };
+        let kty = text("kty")?.ok_or(JoseError::InvalidKey)?;
+        let crv = text("crv")?;
+        let x = text("x")?;
+        let y = text("y")?;
+        let d = text("d")?.map(JwkSecret);
+        let kid = text("kid")?;
+        let use_ = text("use")?;
+        let alg = text("alg")?;
+        let key_ops = match object.remove("key_ops") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::String(s) => Ok(s),
+                        _ => Err(JoseError::InvalidKey),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err(JoseError::InvalidKey),
+        };
+        Ok(Self {
+            kty,
+            crv,
+            x,
+            y,
+            d,
+            kid,
+            use_,
+            alg,
+            key_ops,
+        })
     }
 
     /// Compact JSON text of this JWK, members in a fixed order. Includes `d` when present.
@@ -148,7 +179,7 @@ impl Jwk {
 }
 
 /// A JWK Set (RFC 7517 §5), as published at `/.well-known/jwks.json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct JwkSet {
     /// The keys, in publication order.
     pub keys: Vec<Jwk>,
@@ -157,8 +188,18 @@ pub struct JwkSet {
 impl JwkSet {
     /// Parses a JWK Set from JSON, refusing duplicate members at any depth.
     pub fn from_json(bytes: &[u8]) -> Result<Self, JoseError> {
-        let object = json::parse_object(bytes)?;
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| JoseError::InvalidKey)
+        let mut object = json::parse_object(bytes)?;
+        let Some(Value::Array(keys)) = object.remove("keys") else {
+            return Err(JoseError::InvalidKey);
+        };
+        let keys = keys
+            .into_iter()
+            .map(|key| match key {
+                Value::Object(key) => Jwk::from_object(key),
+                _ => Err(JoseError::InvalidKey),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { keys })
     }
 
     /// Compact JSON text of the set. Private members are included if present: publish only
@@ -251,7 +292,14 @@ impl PublicKey {
         &self.0
     }
 
-    fn coordinates_b64(&self) -> (String, String) {
+    /// Whether `signature` (`R‖S`) is a valid ES256 signature of `message` under this key
+    /// (RFC 7518 §3.4). High-S signatures are accepted.
+    pub fn verify_es256(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        p256::ecdsa::Signature::from_slice(signature)
+            .is_ok_and(|signature| super::ec::verify(self, message, &signature))
+    }
+
+    pub(crate) fn coordinates_b64(&self) -> (String, String) {
         let point = self.0.to_encoded_point(false);
         let bytes = point.as_bytes();
         // Uncompressed SEC1: 04 ‖ x (32) ‖ y (32).
@@ -306,8 +354,8 @@ fn public_from_members(jwk: &Jwk) -> Result<PublicKey, JoseError> {
 }
 
 /// Validates an `epk` header value (RFC 7518 §4.6.1.1): a public P-256 JWK, nothing else.
-pub(crate) fn epk_from_value(value: &serde_json::Value) -> Result<PublicKey, JoseError> {
-    let serde_json::Value::Object(object) = value else {
+pub(crate) fn epk_from_value(value: &Value) -> Result<PublicKey, JoseError> {
+    let Value::Object(object) = value else {
         return Err(JoseError::InvalidEpk);
     };
     let jwk = Jwk::from_object(object.clone()).map_err(|_| JoseError::InvalidEpk)?;
@@ -335,20 +383,11 @@ impl PrivateKey {
 
     /// Validates a private EC JWK: the public members as in [`PublicKey::from_jwk`], `d`
     /// exactly 32 bytes in range, and `d·G` equal to (`x`, `y`).
+    ///
+    /// [`UncheckedPrivateKey::from_jwk`] then [`UncheckedPrivateKey::check`]; use those two
+    /// halves directly when the last check (a scalar multiplication) is done elsewhere.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
-        let public = public_from_members(jwk)?;
-        let d = jwk.d.as_ref().ok_or(JoseError::InvalidKey)?;
-        let scalar = Zeroizing::new(
-            b64::decode_array::<32>(d.expose())
-                .ok()
-                .flatten()
-                .ok_or(JoseError::InvalidKey)?,
-        );
-        let key = Self::from_bytes(&scalar)?;
-        if key.public_key() != public {
-            return Err(JoseError::KeyMismatch);
-        }
-        Ok(key)
+        UncheckedPrivateKey::from_jwk(jwk)?.check()
     }
 
     /// The private JWK, including `d`, with `kid` set to the thumbprint. Handle with care.
@@ -364,13 +403,24 @@ impl PrivateKey {
         PublicKey(p256::PublicKey::from(self.0.verifying_key()))
     }
 
+    /// ES256 (RFC 7518 §3.4): ECDSA on P-256 with SHA-256 over `message`, nonces by RFC 6979
+    /// (deterministic), the signature as `R‖S`.
+    pub fn sign_es256(&self, message: &[u8]) -> [u8; 64] {
+        super::ec::sign(&self.0, message).to_bytes().into()
+    }
+
+    /// The underlying `p256` signing key (for the tests that compare with `p256`).
+    #[cfg(test)]
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.0
     }
 
-    /// Raw ECDH with `peer` (RFC 7518 §4.6.2: Z is the x coordinate of d·Q).
-    pub(crate) fn diffie_hellman(&self, peer: &PublicKey) -> p256::ecdh::SharedSecret {
-        p256::ecdh::diffie_hellman(self.0.as_nonzero_scalar(), peer.0.as_affine())
+    /// ECDH with `peer` (RFC 7518 §4.6.2): Z, the x coordinate of d·Q. Zeroized on drop.
+    pub fn shared_secret(&self, peer: &PublicKey) -> Zeroizing<[u8; 32]> {
+        let z = p256::ecdh::diffie_hellman(self.0.as_nonzero_scalar(), peer.0.as_affine());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(z.raw_secret_bytes());
+        out
     }
 }
 
@@ -381,3 +431,93 @@ impl fmt::Debug for PrivateKey {
             .finish_non_exhaustive()
     }
 }
+
+/// A private P-256 JWK whose members passed every check but the last: its public point is
+/// on the curve, its `d` is 32 bytes in `[1, n-1]`, but `d·G = (x, y)` has not been checked.
+///
+/// The first half of [`PrivateKey::from_jwk`], for a caller whose elliptic-curve arithmetic
+/// runs elsewhere (the npm package hands it to WebCrypto): it imports the key from
+/// [`to_jwk`](Self::to_jwk), checks that the pair matches, and reports the outcome to
+/// [`confirm`](Self::confirm). [`check`](Self::check) does that check here.
+///
+/// The scalar is zeroized on drop and redacted in `Debug`.
+pub struct UncheckedPrivateKey {
+    public: PublicKey,
+    d: Zeroizing<[u8; 32]>,
+}
+
+impl UncheckedPrivateKey {
+    /// Validates a private EC JWK's members, as [`PrivateKey::from_jwk`] does, except the
+    /// match of `d` with `x`/`y`.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Self, JoseError> {
+        let public = public_from_members(jwk)?;
+        let d = jwk.d.as_ref().ok_or(JoseError::InvalidKey)?;
+        let d = Zeroizing::new(
+            b64::decode_array::<32>(d.expose())
+                .ok()
+                .flatten()
+                .ok_or(JoseError::InvalidKey)?,
+        );
+        // 0 < d < n, without building a key (which would compute d·G).
+        let in_range: bool =
+            p256::NonZeroScalar::from_repr(p256::FieldBytes::clone_from_slice(d.as_slice()))
+                .is_some()
+                .into();
+        if !in_range {
+            return Err(JoseError::InvalidKey);
+        }
+        Ok(Self { public, d })
+    }
+
+    /// The public key the JWK claims (`x`, `y`), validated.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The private JWK with only the members a key import needs: `kty`, `crv`, `x`, `y`,
+    /// `d`, in that order. Handle with care.
+    pub fn to_jwk(&self) -> Jwk {
+        let (x, y) = self.public.coordinates_b64();
+        Jwk {
+            kty: KTY_EC.into(),
+            crv: Some(CRV_P256.into()),
+            x: Some(x),
+            y: Some(y),
+            d: Some(JwkSecret(b64::encode(self.d.as_slice()))),
+            ..Jwk::default()
+        }
+    }
+
+    /// The second half, done elsewhere: `pair_matches` is whether `d·G` equals the claimed
+    /// public key; `false` is [`JoseError::KeyMismatch`].
+    pub fn confirm(&self, pair_matches: bool) -> Result<(), JoseError> {
+        if pair_matches {
+            Ok(())
+        } else {
+            Err(JoseError::KeyMismatch)
+        }
+    }
+
+    /// The second half, done here: computes `d·G` and compares it with the claimed public key.
+    pub fn check(&self) -> Result<PrivateKey, JoseError> {
+        let key = PrivateKey::from_bytes(&self.d)?;
+        self.confirm(key.public_key() == self.public)?;
+        Ok(key)
+    }
+}
+
+impl fmt::Debug for UncheckedPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UncheckedPrivateKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+super::json::serde_via_json!(Jwk, Jwk::to_json, |v| match v {
+    Value::Object(object) => Jwk::from_object(object),
+    _ => Err(JoseError::InvalidKey),
+});
+super::json::serde_via_json!(JwkSet, JwkSet::to_json, |v: Value| {
+    JwkSet::from_json(v.to_json().as_bytes())
+});

@@ -10,8 +10,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use p256::ecdsa::Signature;
-
 use super::header::{self, HeaderParams};
 use super::json::{self, Object, ObjectWriter};
 use super::{JoseError, MAX_TOKEN_LEN, PrivateKey, PublicKey, b64};
@@ -83,7 +81,7 @@ pub struct UnverifiedJws {
     signing_input_len: usize,
     token: String,
     payload: Vec<u8>,
-    signature: Signature,
+    signature: [u8; SIGNATURE_LEN],
 }
 
 impl UnverifiedJws {
@@ -97,18 +95,40 @@ impl UnverifiedJws {
         &self.payload
     }
 
+    /// The JWS Signing Input, `BASE64URL(header) '.' BASE64URL(payload)` as received
+    /// (RFC 7515 §5.2 step 8): what the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        let input = self.token.as_bytes();
+        input.get(..self.signing_input_len).unwrap_or(input)
+    }
+
+    /// The signature, `R‖S` (RFC 7518 §3.4); both halves are known to be in `[1, n-1]`.
+    pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.signature
+    }
+
     /// Verifies the signature with `key`.
     pub fn verify(&self, key: &PublicKey) -> Result<Verified, JoseError> {
-        let signing_input = self
-            .token
-            .get(..self.signing_input_len)
-            .ok_or(JoseError::InvalidCompact)?;
-        if !super::ec::verify(key, signing_input.as_bytes(), &self.signature) {
+        if !key.verify_es256(self.signing_input(), &self.signature) {
             return Err(JoseError::InvalidSignature);
         }
         Ok(Verified {
             header: self.header.clone(),
             payload: self.payload.clone(),
+        })
+    }
+
+    /// The second half of verification when ECDSA runs elsewhere (the npm package uses
+    /// WebCrypto): the caller verified [`signature`](Self::signature) over
+    /// [`signing_input`](Self::signing_input) with ES256 under the key it chose, and passes
+    /// the outcome; `false` is [`JoseError::InvalidSignature`].
+    pub fn finish(self, signature_valid: bool) -> Result<Verified, JoseError> {
+        if !signature_valid {
+            return Err(JoseError::InvalidSignature);
+        }
+        Ok(Verified {
+            header: self.header,
+            payload: self.payload,
         })
     }
 }
@@ -156,8 +176,14 @@ pub fn decode(token: &str) -> Result<UnverifiedJws, JoseError> {
     if signature.len() != SIGNATURE_LEN {
         return Err(JoseError::InvalidSignatureLength);
     }
-    // Zero r or s, or either ≥ n, cannot verify.
-    let signature = Signature::from_slice(&signature).map_err(|_| JoseError::InvalidSignature)?;
+    let signature: [u8; SIGNATURE_LEN] = signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| JoseError::InvalidSignatureLength)?;
+    // Zero r or s, or either ≥ n, cannot verify (a range check: no curve arithmetic).
+    if !scalar_in_range(&signature[..32]) || !scalar_in_range(&signature[32..]) {
+        return Err(JoseError::InvalidSignature);
+    }
     Ok(UnverifiedJws {
         header,
         signing_input_len: h.len() + 1 + p.len(),
@@ -178,21 +204,61 @@ pub fn verify(token: &str, key: &PublicKey) -> Result<Verified, JoseError> {
 /// Signatures are deterministic (RFC 6979), so the same inputs give the same token.
 /// Fails with [`JoseError::TokenTooLarge`] rather than produce a token that [`decode`] refuses.
 pub fn sign(header: &HeaderParams, payload: &[u8], key: &PrivateKey) -> Result<String, JoseError> {
+    let input = signing_input(header, payload)?;
+    let signature = key.sign_es256(input.as_bytes());
+    input.finish(&signature)
+}
+
+/// The first half of [`sign`] when ECDSA runs elsewhere: the JWS Signing Input for protected
+/// header `{"alg":"ES256","typ"?,"cty"?,"kid"?}` and `payload` (RFC 7515 §5.1 steps 1–6).
+///
+/// Fails with [`JoseError::TokenTooLarge`] when the finished token would be refused by
+/// [`decode`]. Sign [`SigningInput::as_bytes`] with ES256, then call [`SigningInput::finish`].
+pub fn signing_input(header: &HeaderParams, payload: &[u8]) -> Result<SigningInput, JoseError> {
     let mut w = ObjectWriter::new();
     w.string("alg", SignatureAlgorithm::Es256.as_str());
     header.write(&mut w);
-    let mut token = b64::encode(w.finish().as_bytes());
-    token.push('.');
+    let mut input = b64::encode(w.finish().as_bytes());
+    input.push('.');
     // Header, payload, '.', and 86 characters of signature: checked before any work.
-    if token.len() + b64::encoded_len(payload.len()) + 1 + 86 > MAX_TOKEN_LEN {
+    if input.len() + b64::encoded_len(payload.len()) + 1 + SIGNATURE_B64_LEN > MAX_TOKEN_LEN {
         return Err(JoseError::TokenTooLarge);
     }
-    token.push_str(&b64::encode(payload));
-    let signature = super::ec::sign(key.signing_key(), token.as_bytes());
-    token.push('.');
-    token.push_str(&b64::encode(&signature.to_bytes()));
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(JoseError::TokenTooLarge);
+    input.push_str(&b64::encode(payload));
+    Ok(SigningInput(input))
+}
+
+/// Length of an ES256 signature in base64url.
+const SIGNATURE_B64_LEN: usize = 86;
+
+/// A JWS Signing Input, waiting for its signature: see [`signing_input`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningInput(String);
+
+impl SigningInput {
+    /// The bytes to sign with ES256.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
-    Ok(token)
+
+    /// The compact JWS: the signing input, `.`, the signature `R‖S` in base64url
+    /// (RFC 7515 §5.1 steps 7–8). A signature of another length than 64 bytes (a DER one,
+    /// say) is refused as [`JoseError::InvalidSignatureLength`].
+    pub fn finish(self, signature: &[u8]) -> Result<String, JoseError> {
+        if signature.len() != SIGNATURE_LEN {
+            return Err(JoseError::InvalidSignatureLength);
+        }
+        let mut token = self.0;
+        token.push('.');
+        token.push_str(&b64::encode(signature));
+        Ok(token)
+    }
+}
+
+/// Whether a 32-byte big-endian integer is in `[1, n-1]`, `n` the order of P-256.
+fn scalar_in_range(bytes: &[u8]) -> bool {
+    bytes.len() == 32
+        && bool::from(
+            p256::NonZeroScalar::from_repr(p256::FieldBytes::clone_from_slice(bytes)).is_some(),
+        )
 }

@@ -13,6 +13,19 @@
 //! Every failure is a [`JoseError`] with a stable [`code`](JoseError::code). Randomness is
 //! passed in; nothing here panics on any input.
 //!
+//! Each operation also comes in halves, sans-IO about cryptography, for a caller whose ECDSA,
+//! ECDH and AES run elsewhere (the npm package uses WebCrypto): [`jws::signing_input`] then
+//! [`SigningInput::finish`](jws::SigningInput::finish); [`jws::decode`] then
+//! [`UnverifiedJws::finish`](jws::UnverifiedJws::finish); [`jwe::prepare_encryption`] then
+//! [`PreparedJwe::agree`](jwe::PreparedJwe::agree) and
+//! [`finish`](jwe::PreparedJwe::finish); [`jwe::decode`] then
+//! [`EncryptedJwe::agree`](jwe::EncryptedJwe::agree) and
+//! [`finish`](jwe::EncryptedJwe::finish); [`UncheckedPrivateKey`] for keys. Every check and
+//! error code stays here; the caller only computes. The all-in-one functions are built on
+//! them with this crate's RustCrypto primitives ([`PrivateKey::sign_es256`],
+//! [`PublicKey::verify_es256`], [`PrivateKey::shared_secret`], [`jwe::encrypt_content`],
+//! [`jwe::decrypt_content`]).
+//!
 //! ```
 //! use kazashi_protocol::jose::{HeaderParams, PrivateKey, jwe, jws};
 //!
@@ -53,7 +66,7 @@ mod kdf;
 
 pub use error::JoseError;
 pub use header::HeaderParams;
-pub use jwk::{Jwk, JwkSet, PrivateKey, PublicKey};
+pub use jwk::{Jwk, JwkSet, PrivateKey, PublicKey, UncheckedPrivateKey};
 
 /// The largest compact JWS or JWE accepted or produced: 256 KiB.
 ///

@@ -12,10 +12,12 @@
 //! The [`Transaction`] keeps no secrets and no I/O: the caller passes the chip's keys, a fresh
 //! host challenge and the relay's report at each step, and persists what it must.
 
+pub mod client;
 pub mod outcome;
 pub mod plan;
 pub mod relay;
 
+pub use client::{Action, ClientError, Phase, RelaySession, RetryPolicy};
 pub use plan::{PlanError, Segment, Step, Target, plan};
 pub use relay::{
     ChipHello, Launch, RelayAnswer, RelayError, RelayReport, RelayRun, RelayScript, ScriptApdu,

@@ -8,6 +8,7 @@
 //! [`RelayRun`] is that loop as a sans-IO state machine, so the Rust relay, the kiosk and the
 //! JavaScript relay (through wasm) share it.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -165,12 +166,13 @@ impl RelayScript {
 
     /// Starts running the script.
     pub fn start(&self) -> Result<RelayRun<'_>, RelayError> {
-        self.validate()?;
-        Ok(RelayRun {
-            script: self,
-            responses: Vec::with_capacity(self.apdus.len()),
-            stopped: false,
-        })
+        RelayRun::new(Cow::Borrowed(self))
+    }
+
+    /// Starts running the script, the run owning it (for a relay that keeps the run in its
+    /// own state, as [`super::client::RelaySession`] does).
+    pub fn into_run(self) -> Result<RelayRun<'static>, RelayError> {
+        RelayRun::new(Cow::Owned(self))
     }
 }
 
@@ -193,12 +195,26 @@ impl RelayReport {
 /// A script being run: ask for the next APDU, hand in the chip's response, repeat.
 #[derive(Debug)]
 pub struct RelayRun<'a> {
-    script: &'a RelayScript,
+    script: Cow<'a, RelayScript>,
     responses: Vec<Vec<u8>>,
     stopped: bool,
 }
 
-impl RelayRun<'_> {
+impl<'a> RelayRun<'a> {
+    fn new(script: Cow<'a, RelayScript>) -> Result<Self, RelayError> {
+        script.validate()?;
+        Ok(Self {
+            responses: Vec::with_capacity(script.apdus.len()),
+            script,
+            stopped: false,
+        })
+    }
+
+    /// The script being run.
+    pub fn script(&self) -> &RelayScript {
+        &self.script
+    }
+
     /// The next APDU to send, or `None` when the run is over.
     pub fn next_apdu(&self) -> Option<&[u8]> {
         if self.stopped {

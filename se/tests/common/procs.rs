@@ -189,6 +189,18 @@ impl Pcscd {
         let fresh = Self::start(&self.dir, self.port);
         *self = fresh;
     }
+
+    /// Kills pcscd and starts a fresh one on the same client socket but a new vpcd port pair.
+    ///
+    /// The killed pcscd's vpcd connection can outlive it in the kernel (an orphaned socket on
+    /// its port, for up to a minute); vpcd does not set `SO_REUSEADDR`, so a new pcscd on the
+    /// same port then fails with "Address already in use" and never shows the reader (seen
+    /// in CI after many restarts). Cards must connect to the new [`Pcscd::port`].
+    pub fn restart_on_new_port(&mut self) {
+        self.guard.kill();
+        let fresh = Self::start(&self.dir, free_port_pair());
+        *self = fresh;
+    }
 }
 
 impl Drop for Pcscd {
