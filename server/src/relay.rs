@@ -294,24 +294,17 @@ pub fn resume(stored: &Stored, state: TransactionState) -> Result<Transaction, A
     Ok(Transaction::resume(segments, state))
 }
 
-/// Signs the result of a finished transaction and stores it with the SHA-256 of the report
-/// that finished it; marks its launch token used. Returns the token.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the pieces of one finished transaction"
-)]
-pub async fn finish(
-    conn: &mut AnyConnection,
+/// Signs the result of a finished transaction; returns the token and the transaction's final
+/// state.
+pub fn sign_result(
     keys: &KeyRing,
     server_id: &str,
     stored: &Stored,
     chip: &str,
     transaction: Transaction,
     reason: Option<&str>,
-    report_hash: &str,
-    token_hash: &str,
     now: u64,
-) -> Result<String, ApiError> {
+) -> Result<(String, &'static str), ApiError> {
     let (status, results) = transaction.finish();
     let claims = ResultClaims {
         iss: server_id.into(),
@@ -329,16 +322,28 @@ pub async fn finish(
         Status::Ok => crate::transactions::COMPLETED,
         Status::Failed => crate::transactions::FAILED,
     };
-    if !crate::transactions::finish_on(
-        conn,
-        &stored.id,
-        state,
-        &token,
-        reason,
-        Some(report_hash),
-        now,
-    )
-    .await?
+    Ok((token, state))
+}
+
+/// Stores a signed result with the SHA-256 of the report that finished the transaction
+/// (so that the same report sent again gets this result) and marks its launch token used;
+/// [`ApiError::RelayWrongStep`] when the transaction was no longer pending.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one finished transaction"
+)]
+pub async fn store_result(
+    conn: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    token: &str,
+    reason: Option<&str>,
+    report_hash: &str,
+    token_hash: &str,
+    now: u64,
+) -> Result<(), ApiError> {
+    if !crate::transactions::finish_on(conn, id, state, token, reason, Some(report_hash), now)
+        .await?
     {
         return Err(ApiError::RelayWrongStep);
     }
@@ -347,5 +352,5 @@ pub async fn finish(
         .bind(token_hash)
         .execute(&mut *conn)
         .await?;
-    Ok(token)
+    Ok(())
 }

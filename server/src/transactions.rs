@@ -146,8 +146,17 @@ pub async fn finish(
     last_report: Option<&str>,
     now: u64,
 ) -> Result<bool, ApiError> {
-    let mut conn = db.pool.acquire().await?;
-    finish_on(&mut conn, id, state, result, reason, last_report, now).await
+    let mut writer = db.writer().await?;
+    finish_on(
+        &mut writer.conn,
+        id,
+        state,
+        result,
+        reason,
+        last_report,
+        now,
+    )
+    .await
 }
 
 /// [`finish`] on a connection.
@@ -180,29 +189,31 @@ pub async fn finish_on(
 /// other use returns `None` (single use, checked atomically in the database).
 pub async fn consume_launch(db: &Db, token: &str, now: u64) -> Result<Option<String>, ApiError> {
     let hash = hash_token(token);
+    let mut writer = db.writer().await?;
     let done = sqlx::query(
         "UPDATE launch_tokens SET used_at = $1 \
          WHERE token_hash = $2 AND used_at IS NULL AND expires_at >= $1",
     )
     .bind(now as i64)
     .bind(&hash)
-    .execute(&db.pool)
+    .execute(&mut *writer.conn)
     .await?;
     if done.rows_affected() != 1 {
         return Ok(None);
     }
     let row = sqlx::query("SELECT transaction_id FROM launch_tokens WHERE token_hash = $1")
         .bind(&hash)
-        .fetch_one(&db.pool)
+        .fetch_one(&mut *writer.conn)
         .await?;
     Ok(Some(row.try_get("transaction_id")?))
 }
 
 /// Forgets replay bookkeeping past its keep-until time. Safe from any instance.
 pub async fn purge(db: &Db, now: u64) -> Result<u64, ApiError> {
+    let mut writer = db.writer().await?;
     let done = sqlx::query("DELETE FROM seen_commands WHERE keep_until < $1")
         .bind(now as i64)
-        .execute(&db.pool)
+        .execute(&mut *writer.conn)
         .await?;
     Ok(done.rows_affected())
 }

@@ -351,6 +351,27 @@ fn two_instances_on_postgres_with_the_relay_alternating() {
     // The INITIALIZE UPDATE report to one instance, the final report to the other.
     assert_eq!(relay.http().n, 3);
     assert_results(&world.verify(&token, "alt-1"));
+
+    // Each instance counted the report it took, in memory; the database totals add up once
+    // both have added their counts (`serve` does it every second; `/metrics` adds the
+    // instance's own first).
+    let metrics = |i: usize| {
+        ureq::get(format!("http://{}/metrics", world.instances[i].addr))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+    };
+    let reports = |n: u32| format!("kazashi_relay_exchanges_total{{kind=\"report\"}} {n}\n");
+    assert!(metrics(0).contains(&reports(1)));
+    let other = &world.instances[1].state;
+    world
+        .runtime
+        .block_on(other.counters.flush(&other.db))
+        .unwrap();
+    assert!(metrics(0).contains(&reports(2)));
+    assert!(metrics(1).contains(&reports(2)));
 }
 
 #[test]

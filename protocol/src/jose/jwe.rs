@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use aes_kw::KekAes256;
-use p256::ecdh::EphemeralSecret;
+use p256::NonZeroScalar;
 use rand_core::CryptoRngCore;
 use zeroize::Zeroizing;
 
@@ -363,10 +363,13 @@ pub fn encrypt_with_party_info(
     apv: &[u8],
     rng: &mut impl CryptoRngCore,
 ) -> Result<String, JoseError> {
-    let ephemeral = EphemeralSecret::random(rng);
-    let epk = PublicKey::from(ephemeral.public_key());
+    let ephemeral = Zeroizing::new(NonZeroScalar::random(rng));
+    let epk = PublicKey::from(
+        p256::PublicKey::from_affine(super::ec::mul_generator(&ephemeral).to_affine())
+            .map_err(|_| JoseError::InvalidKey)?,
+    );
     let prepared = prepare_encryption(plaintext.len(), alg, params, &epk, apu, apv)?;
-    let z = ephemeral.diffie_hellman(recipient.as_p256());
+    let z = p256::ecdh::diffie_hellman(&*ephemeral, recipient.as_p256().as_affine());
     let z: &[u8; 32] = z.raw_secret_bytes().as_ref();
     let content = encrypt_content(&prepared.agree(z), prepared.aad(), plaintext, rng)?;
     prepared.finish(

@@ -295,12 +295,8 @@ impl PublicKey {
     /// Whether `signature` (`R‖S`) is a valid ES256 signature of `message` under this key
     /// (RFC 7518 §3.4). High-S signatures are accepted.
     pub fn verify_es256(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        use p256::ecdsa::signature::Verifier;
-        p256::ecdsa::Signature::from_slice(signature).is_ok_and(|signature| {
-            p256::ecdsa::VerifyingKey::from(&self.0)
-                .verify(message, &signature)
-                .is_ok()
-        })
+        p256::ecdsa::Signature::from_slice(signature)
+            .is_ok_and(|signature| super::ec::verify(self, message, &signature))
     }
 
     pub(crate) fn coordinates_b64(&self) -> (String, String) {
@@ -410,9 +406,13 @@ impl PrivateKey {
     /// ES256 (RFC 7518 §3.4): ECDSA on P-256 with SHA-256 over `message`, nonces by RFC 6979
     /// (deterministic), the signature as `R‖S`.
     pub fn sign_es256(&self, message: &[u8]) -> [u8; 64] {
-        use p256::ecdsa::signature::Signer;
-        let signature: p256::ecdsa::Signature = self.0.sign(message);
-        signature.to_bytes().into()
+        super::ec::sign(&self.0, message).to_bytes().into()
+    }
+
+    /// The underlying `p256` signing key (for the tests that compare with `p256`).
+    #[cfg(test)]
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
     }
 
     /// ECDH with `peer` (RFC 7518 §4.6.2): Z, the x coordinate of d·Q. Zeroized on drop.

@@ -55,6 +55,7 @@
 //! ```
 
 pub mod b64;
+mod ec;
 mod error;
 mod header;
 pub mod json;

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use kazashi_protocol::online::{
     ChipHello, OnlineError, Progress, RelayAnswer, RelayError, RelayReport,
 };
-use sqlx::AnyConnection;
 
 use crate::error::ApiError;
 use crate::registry::{self, ChipStatus};
@@ -43,16 +42,16 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
         (None, None) => None,
     };
     let token_hash = hash_token(token);
-    // One connection for the whole exchange: no statement waits for another connection.
-    let mut conn = state.db.pool.acquire().await?;
     let Launched {
         stored,
         expires_at,
         result,
         chip,
-    } = relay::load(&mut conn, &token_hash, claimed)
-        .await?
-        .ok_or(ApiError::LaunchUnknown)?;
+    } = {
+        let mut conn = state.db.pool.acquire().await?;
+        relay::load(&mut conn, &token_hash, claimed).await?
+    }
+    .ok_or(ApiError::LaunchUnknown)?;
     let report_hash = hash_token(&String::from_utf8_lossy(&bytes));
     // The very report the server applied last, sent again because its answer was lost.
     let repeated = stored.last_report.as_deref() == Some(report_hash.as_str());
@@ -76,7 +75,6 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
     });
     let exchange = Exchange {
         state,
-        conn: &mut conn,
         stored,
         chip,
         now,
@@ -88,10 +86,10 @@ async fn exchange(state: &AppState, token: &str, body: Body) -> Result<RelayAnsw
     hello_answer(exchange, &hello.chip).await
 }
 
-/// One exchange's transaction, its chip as loaded, and the connection it runs on.
+/// One exchange's transaction and its chip as loaded. What the exchange decides is worked
+/// out first and written after, in one turn of writing (`Db::writer`).
 struct Exchange<'a> {
     state: &'a AppState,
-    conn: &'a mut AnyConnection,
     stored: Stored,
     chip: Option<registry::Chip>,
     now: u64,
@@ -119,7 +117,6 @@ fn active_chip(
 async fn hello_answer(x: Exchange<'_>, chip_id: &str) -> Result<RelayAnswer, ApiError> {
     let Exchange {
         state,
-        conn,
         stored,
         chip,
         now,
@@ -129,16 +126,17 @@ async fn hello_answer(x: Exchange<'_>, chip_id: &str) -> Result<RelayAnswer, Api
     if let Some(script) = stored.outstanding {
         return Ok(RelayAnswer::Script(script));
     }
-    if relay::chip_busy(conn, &chip.id, &stored.id, true, now).await? {
-        return Err(ApiError::ChipBusy);
-    }
     let keys = state.keys();
     let (static_keys, target) = relay::chip_view(&keys, &chip)?;
     let (transaction, script) =
         relay::first_script(&stored.claims, &stored.provider, &static_keys, &target)?;
     let script = script.ok_or_else(|| ApiError::Internal("a command without operations".into()))?;
+    let mut writer = state.db.writer().await?;
+    if relay::chip_busy(&mut writer.conn, &chip.id, &stored.id, true, now).await? {
+        return Err(ApiError::ChipBusy);
+    }
     if !relay::save(
-        conn,
+        &mut writer.conn,
         &stored.id,
         &chip.id,
         stored.step,
@@ -163,7 +161,6 @@ async fn report_answer(
 ) -> Result<RelayAnswer, ApiError> {
     let Exchange {
         state,
-        conn,
         stored,
         chip,
         now,
@@ -201,23 +198,27 @@ async fn report_answer(
             other => ApiError::Internal(format!("relay report: {other}")),
         })?;
     let reason = progress.reason();
-    let next = match progress {
+    let (counter, next) = match progress {
         Progress::Continue { counter } => {
             if let Some(counter) = counter {
-                relay::record_counter(conn, &chip.id, counter).await?;
                 target.counter = counter;
             }
-            transaction
+            let next = transaction
                 .next_script(&static_keys, &target, relay::host_challenge(&target))
-                .map_err(|e| ApiError::Internal(format!("script: {e}")))?
+                .map_err(|e| ApiError::Internal(format!("script: {e}")))?;
+            (counter, next)
         }
-        Progress::Script(next) => Some(next),
-        _ => None,
+        Progress::Script(next) => (None, Some(next)),
+        _ => (None, None),
     };
     match next {
         Some(script) => {
+            let mut writer = state.db.writer().await?;
+            if let Some(counter) = counter {
+                relay::record_counter(&mut writer.conn, &chip.id, counter).await?;
+            }
             if !relay::save(
-                conn,
+                &mut writer.conn,
                 &stored.id,
                 &chip.id,
                 stored.step,
@@ -236,19 +237,31 @@ async fn report_answer(
             // The stored state stays at this step until the result is committed (finishing is
             // guarded by the transaction's state): the same report sent again after a crash
             // here is checked again and finishes the transaction then.
-            let token = relay::finish(
-                conn,
+            let (token, final_state) = relay::sign_result(
                 &keys,
                 &state.config.id,
                 &stored,
                 &chip.id,
                 transaction,
                 reason,
+                now,
+            )?;
+            let mut writer = state.db.writer().await?;
+            if let Some(counter) = counter {
+                relay::record_counter(&mut writer.conn, &chip.id, counter).await?;
+            }
+            relay::store_result(
+                &mut writer.conn,
+                &stored.id,
+                final_state,
+                &token,
+                reason,
                 report_hash,
                 token_hash,
                 now,
             )
             .await?;
+            drop(writer);
             tracing::info!(transaction = %stored.id, chip = %chip.id, reason = reason.unwrap_or("-"), "transaction finished");
             Ok(RelayAnswer::Result(token))
         }

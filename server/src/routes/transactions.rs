@@ -79,12 +79,14 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     let claims = &verified.claims;
 
     // The authoritative registry read: the provider's status and grant now, and the chip.
-    let mut conn = state.db.pool.acquire().await?;
-    let record = registry::grant(&mut conn, &verified.kid, claims.sub.as_deref())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .filter(|r| r.provider == claims.iss)
-        .ok_or(ApiError::Envelope(EnvelopeError::UnknownKey))?;
+    let record = {
+        let mut conn = state.db.pool.acquire().await?;
+        registry::grant(&mut conn, &verified.kid, claims.sub.as_deref())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    }
+    .filter(|r| r.provider == claims.iss)
+    .ok_or(ApiError::Envelope(EnvelopeError::UnknownKey))?;
     if record.status != ACTIVE {
         return Err(ApiError::ProviderInactive);
     }
@@ -109,10 +111,27 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
     }
     check_command(&grant, &claims.ops)?;
 
+    // docs/relay.md: when the chip is named, the first script travels in the launch URL's
+    // fragment (the whole transaction when its challenge is predictable, INITIALIZE UPDATE
+    // when it is random), so the relay starts without asking — unless another transaction
+    // holds the chip, when the relay asks with a chip hello and waits. Built before writing,
+    // so that the writing is short.
+    let first = match chip {
+        Some(chip) => {
+            let keys = state.keys();
+            let (static_keys, target) = crate::relay::chip_view(&keys, chip)?;
+            match crate::relay::first_script(claims, &claims.iss, &static_keys, &target)? {
+                (transaction, Some(script)) => Some((chip, transaction, script)),
+                (_, None) => None,
+            }
+        }
+        None => None,
+    };
     let claims_json =
         serde_json::to_string(claims).map_err(|e| ApiError::Internal(format!("claims: {e}")))?;
+    let mut writer = state.db.writer().await?;
     let registered = transactions::register(
-        &mut conn,
+        &mut writer.conn,
         NewTransaction {
             provider: &claims.iss,
             jti: &claims.jti,
@@ -125,40 +144,31 @@ async fn register(state: &AppState, headers: &HeaderMap, body: Body) -> Result<C
         },
     )
     .await?;
+    let mut launch = Launch {
+        url: format!("{}/launch/{}", config.public_url, registered.launch_token),
+        script: None,
+    };
+    if let Some((chip, transaction, script)) = first {
+        if crate::relay::offer_first_script(
+            &mut writer.conn,
+            &registered.id,
+            &chip.id,
+            &transaction,
+            &script,
+            now,
+        )
+        .await?
+        {
+            launch.script = Some(script);
+        }
+    }
+    drop(writer);
     tracing::info!(
         transaction = %registered.id,
         provider = %claims.iss,
         ops = claims.ops.len(),
         "transaction registered"
     );
-    // docs/relay.md: when the chip is named, the first script travels in the launch URL's
-    // fragment (the whole transaction when its challenge is predictable, INITIALIZE UPDATE
-    // when it is random), so the relay starts without asking — unless another transaction
-    // holds the chip, when the relay asks with a chip hello and waits.
-    let mut launch = Launch {
-        url: format!("{}/launch/{}", config.public_url, registered.launch_token),
-        script: None,
-    };
-    if let Some(chip) = chip {
-        let keys = state.keys();
-        let (static_keys, target) = crate::relay::chip_view(&keys, chip)?;
-        let (transaction, script) =
-            crate::relay::first_script(claims, &claims.iss, &static_keys, &target)?;
-        if let Some(script) = script {
-            if crate::relay::offer_first_script(
-                &mut conn,
-                &registered.id,
-                &chip.id,
-                &transaction,
-                &script,
-                now,
-            )
-            .await?
-            {
-                launch.script = Some(script);
-            }
-        }
-    }
     Ok(Created {
         launch_url: launch.to_url(),
         id: registered.id,
