@@ -99,6 +99,12 @@ fn test() -> Result<(), String> {
     step("Rust tests");
     run(&root, "cargo", &["test", "--workspace"])?;
 
+    // The workspace run unifies features: the server turns on the protocol's
+    // `precomputed-tables` and `ring`, so the protocol's own tests also run without them
+    // (the p256 paths that the wasm SDK and the kiosk use).
+    step("protocol tests without optional features");
+    run(&root, "cargo", &["test", "-p", "kazashi-protocol"])?;
+
     step("benchmarks compile");
     run(&root, "cargo", &["bench", "--workspace", "--no-run"])?;
 
