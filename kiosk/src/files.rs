@@ -254,7 +254,7 @@ impl Issue<'_> {
                         slot: None,
                     }
                 }
-                None => DeviceKey::Software(hex::encode(SecretKey::random(&mut OsRng).to_bytes())),
+                None => DeviceKey::from_software(&SecretKey::random(&mut OsRng)),
             };
             PhoneState {
                 device_key,
@@ -294,11 +294,9 @@ impl Issue<'_> {
             &mut OsRng,
         );
         state.documents.retain(|d| d.doc_type != self.doc_type);
-        state.documents.push(StoredDocument {
-            doc_type: self.doc_type.into(),
-            issuer_signed: hex::encode(signed.to_bytes()),
-            device_key: None,
-        });
+        state
+            .documents
+            .push(StoredDocument::new(self.doc_type, &signed, None));
         state.save(self.state)?;
         Ok(state.documents.len())
     }

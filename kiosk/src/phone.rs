@@ -134,18 +134,14 @@ impl PhoneHooks for Hooks {
 
     fn store(&mut self, doc_type: &str, issuer_signed: &IssuerSigned, key: &RoleKey) -> bool {
         let device_key = match (key, &self.chip) {
-            (RoleKey::Software(secret), _) => DeviceKey::Software(hex::encode(secret.to_bytes())),
+            (RoleKey::Software(secret), _) => DeviceKey::from_software(secret),
             (RoleKey::External(name), Some((path, _))) => DeviceKey::Chip {
                 state: path.to_string_lossy().into_owned(),
                 slot: Some(name.clone()),
             },
             (RoleKey::External(_), None) => return false,
         };
-        let document = StoredDocument {
-            doc_type: doc_type.into(),
-            issuer_signed: hex::encode(issuer_signed.to_bytes()),
-            device_key: Some(device_key),
-        };
+        let document = StoredDocument::new(doc_type, issuer_signed, Some(device_key));
         // The file as it is now (it is the truth), the document added, replaced atomically.
         let stored = PhoneState::load(&self.state).and_then(|mut state| {
             state.store(document);

@@ -4,13 +4,23 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+const LOWER_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Upper-case hex of `bytes`.
 pub fn encode_upper(bytes: &[u8]) -> String {
+    encode_with(bytes, DIGITS)
+}
+
+/// Lower-case hex of `bytes` (the offline phone state's form).
+pub fn encode_lower(bytes: &[u8]) -> String {
+    encode_with(bytes, LOWER_DIGITS)
+}
+
+fn encode_with(bytes: &[u8], digits: &[u8; 16]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0x0F)]));
     }
     out
 }

@@ -44,6 +44,12 @@ pub enum StoredDeviceKey {
 }
 
 impl StoredDeviceKey {
+    /// A software key as the state keeps it (its scalar in hex).
+    pub fn from_software(key: &SecretKey) -> Self {
+        let scalar = Zeroizing::new(key.to_bytes());
+        Self::Software(crate::hex::encode_lower(scalar.as_slice()))
+    }
+
     /// The key itself when it is in software (`None` when it lives on a chip).
     pub fn software(&self) -> Result<Option<SecretKey>, StateError> {
         match self {
@@ -91,6 +97,22 @@ pub struct StoredDocument {
     /// counter gets a fresh key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_key: Option<StoredDeviceKey>,
+}
+
+impl StoredDocument {
+    /// A document as the state keeps it (`IssuerSigned` in hex), bound to `device_key` when
+    /// not to the state's key.
+    pub fn new(
+        doc_type: &str,
+        issuer_signed: &IssuerSigned,
+        device_key: Option<StoredDeviceKey>,
+    ) -> Self {
+        Self {
+            doc_type: doc_type.into(),
+            issuer_signed: crate::hex::encode_lower(&issuer_signed.to_bytes()),
+            device_key,
+        }
+    }
 }
 
 /// A stored document, parsed, with the key it is bound to.

@@ -309,18 +309,12 @@ impl Phone {
         let DeviceKey::Software(secret) = &pending.key else {
             return None;
         };
-        let scalar = Zeroizing::new(secret.to_bytes());
-        let mut key = String::with_capacity(2 * scalar.len());
-        for byte in scalar.iter() {
-            key.push(char::from(HEX[usize::from(byte >> 4)]));
-            key.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
         let mut state = self.state.clone();
-        state.store(StoredDocument {
-            doc_type: pending.doc_type,
-            issuer_signed: hex(&pending.issuer_signed.to_bytes()),
-            device_key: Some(StoredDeviceKey::Software(key)),
-        });
+        state.store(StoredDocument::new(
+            &pending.doc_type,
+            &pending.issuer_signed,
+            Some(StoredDeviceKey::from_software(secret)),
+        ));
         Some(state)
     }
 
@@ -372,17 +366,6 @@ impl Phone {
     pub fn documents(&self) -> u32 {
         u32::try_from(self.role.document_count()).unwrap_or(u32::MAX)
     }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(2 * bytes.len());
-    for byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    out
 }
 
 struct JsHooks {
